@@ -3,8 +3,9 @@
 Modules, one idea each (DESIGN §2): :mod:`~sparse_core.masks`, :mod:`~sparse_core.pruning`,
 :mod:`~sparse_core.distributions`, :mod:`~sparse_core.schedules`,
 :mod:`~sparse_core.dynamic`, :mod:`~sparse_core.gates`, :mod:`~sparse_core.lottery`,
-:mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.io` and
-:mod:`~sparse_core.runtime`.
+:mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.io`,
+:mod:`~sparse_core.runtime` and :mod:`~sparse_core.datasets` (real data shared by the apps).
+The uniform / ERK helpers stay under :mod:`sparse_core.distributions`.
 
 The public names below are imported lazily (PEP 562), so that ``import sparse_core`` does
 not import torch and the ``sparseworks`` command starts fast.
@@ -16,23 +17,77 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    # masks
+    "Mask": "masks",
+    "MaskParametrization": "masks",
+    "apply_mask": "masks",
+    "default_prunable": "masks",
+    "effective_parameters": "masks",
+    "masked_parameters": "masks",
+    "remove_masks": "masks",
+    "set_mask": "masks",
+    "zero_masked_": "masks",
+    # pruning
+    "keep_largest": "pruning",
+    "magnitude_global": "pruning",
+    "magnitude_per_layer": "pruning",
+    "n_m": "pruning",
+    "random_mask": "pruning",
+    "structured": "pruning",
+    # distributions
+    "erk": "distributions",
+    # schedules
+    "cosine_decay": "schedules",
+    "cubic_sparsity": "schedules",
+    "is_update_step": "schedules",
+    "linear_decay": "schedules",
+    # dynamic
+    "DynamicSparseConfig": "dynamic",
+    "DynamicSparseUpdater": "dynamic",
+    # gates
+    "ActivationChoice": "gates",
+    "GatedLinear": "gates",
+    "GatedMLP": "gates",
+    "HardConcreteGate": "gates",
+    "NeuronGates": "gates",
+    "ReluBudgetSchedule": "gates",
+    "expected_relu_count": "gates",
+    "l0_penalty": "gates",
+    "relu_budget_penalty": "gates",
+    # lottery
+    "imp": "lottery",
+    "rewind": "lottery",
+    # soups
+    "average_state_dicts": "soups",
+    "soup": "soups",
+    # export
+    "compact_masked_mlp": "export",
+    "compact_mlp": "export",
+    "count_macs": "export",
+    "count_parameters": "export",
+    "to_coo": "export",
+    "to_csr": "export",
+    "to_scipy_csr": "export",
     # io
+    "ChecksumError": "io",
+    "FetchError": "io",
+    "UnknownDatasetError": "io",
+    "atomic_write": "io",
     "cache_dir": "io",
     "fetch": "io",
-    "atomic_write": "io",
     "load_sources": "io",
-    "FetchError": "io",
-    "ChecksumError": "io",
-    "UnknownDatasetError": "io",
     # runtime
-    "seed_everything": "runtime",
-    "set_threads": "runtime",
     "choose_device": "runtime",
-    "run_metadata": "runtime",
     "config_hash": "runtime",
-    "save_config": "runtime",
     "load_config": "runtime",
     "make_run_dir": "runtime",
+    "run_metadata": "runtime",
+    "save_config": "runtime",
+    "seed_everything": "runtime",
+    "set_threads": "runtime",
+    # datasets
+    "load_mnist5k": "datasets",
+    "split_per_class": "datasets",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -228,6 +228,7 @@ def demo(
     out: OutOption = None,
     seed: SeedOption = 0,
     json_output: JsonOption = False,
+    threads: Annotated[int, typer.Option("--threads", help="torch threads; the demo's small models run best on one.", min=1)] = 1,
 ) -> None:
     """Run the suite's main job: the demo stage of every application that has one.
 
@@ -244,7 +245,7 @@ def demo(
     if unknown:
         raise typer.BadParameter(f"unknown stage(s) {unknown}; stages: {', '.join(DEMO_STAGES)}", param_hint="--only")
     stages = [s for s in DEMO_STAGES if (not only or s in only) and _available(DEMO_STAGES[s])]
-    run = start_run("sparseworks", "demo", None, out=out, seed=seed)
+    run = start_run("sparseworks", "demo", None, out=out, seed=seed, threads=threads)
     status = io.cached_status()
     metrics: dict = {"datasets": {n: s["fetched"] for n, s in status.items() if s["kind"] == "wheel"}, "stages": {}}
     lines = [f"datasets in {io.cache_dir()}:"]

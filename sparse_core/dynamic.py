@@ -1,0 +1,349 @@
+"""Prune-and-regrow mask updates for dynamic sparse training at a constant parameter budget.
+
+Every ``update_every`` steps the ``k`` active weights of smallest magnitude are dropped and
+``k`` inactive positions are regrown, so the number of non-zeros never changes:
+
+- SET (Mocanu et al. 2018, "Scalable training of artificial neural networks with adaptive
+  sparse connectivity inspired by network science", Nature Communications): regrowth at
+  random positions (``regrowth="random"``).
+- RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners", ICML, sec. 3):
+  regrowth where the dense gradient ``|dL/dW|`` is largest (``regrowth="gradient"``), with
+  the update fraction decayed by a cosine, ``f(t) = alpha/2 (1 + cos(pi t / T_end))``.
+- DSL (Wang et al. 2024, "Dynamic Sparse Learning: A Novel Paradigm for Efficient
+  Recommendation", WSDM): the same gradient regrowth, per tensor, on embedding tables.
+
+Regrown weights start at exactly zero (RigL's choice, used here for SET as well, so that
+a regrown connection does not change the function until it is trained). ``k`` is
+``ceil(fraction * active)`` as in the DSL reference code, so small fractions still move
+at least one weight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from sparse_core.masks import Mask, MaskParametrization, masked_parameters, set_mask
+from sparse_core.pruning import keep_largest
+from sparse_core.schedules import cosine_decay, is_update_step, linear_decay
+
+__all__ = ["DynamicSparseConfig", "DynamicSparseUpdater", "drop_and_regrow", "replacement_count"]
+
+logger = logging.getLogger(__name__)
+
+_ALL = "all"  # key of the single flattened tensor used for a global budget
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicSparseConfig:
+    """How and when masks change during dynamic sparse training.
+
+    Args:
+        regrowth: "random" (SET) or "gradient" (RigL, DSL).
+        update_every: Steps between mask updates (RigL's delta T).
+        end_step: Last step on which masks may change (RigL's T_end, e.g. 75% of training).
+        initial_fraction: Fraction of the active weights replaced at the first update
+            (RigL's alpha; DSL uses 0.5).
+        start_step: Updates happen at ``start_step + j * update_every`` for ``j >= 1``.
+        decay: How the fraction decays to 0 at ``end_step``: "cosine" (RigL) or "linear".
+        budget: "per_tensor" keeps every tensor's number of non-zeros; "global" keeps only
+            the total, comparing magnitudes and gradients across tensors.
+        mask_optimizer_moments: After an update, zero the optimizer's per-weight state
+            (Adam's exp_avg / exp_avg_sq, SGD's momentum_buffer, ...) wherever a weight was
+            dropped, regrown or is inactive, so regrown weights start with fresh moments.
+    """
+
+    regrowth: Literal["random", "gradient"]
+    update_every: int
+    end_step: int
+    initial_fraction: float = 0.3
+    start_step: int = 0
+    decay: Literal["cosine", "linear"] = "cosine"
+    budget: Literal["per_tensor", "global"] = "per_tensor"
+    mask_optimizer_moments: bool = False
+
+    def __post_init__(self) -> None:
+        choices = {
+            "regrowth": ("random", "gradient"),
+            "decay": ("cosine", "linear"),
+            "budget": ("per_tensor", "global"),
+        }
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"DynamicSparseConfig.{field} must be one of {allowed}, got {getattr(self, field)!r}")
+        if self.update_every < 1:
+            raise ValueError(f"DynamicSparseConfig.update_every must be >= 1, got {self.update_every}")
+        if not 0.0 <= self.initial_fraction <= 1.0:
+            raise ValueError(f"DynamicSparseConfig.initial_fraction must lie in [0, 1], got {self.initial_fraction}")
+        if self.end_step < self.start_step:
+            raise ValueError(f"DynamicSparseConfig.end_step ({self.end_step}) is before start_step ({self.start_step})")
+
+    def update_fraction(self, step: int) -> float:
+        """The fraction of active weights replaced at ``step`` (cosine or linear decay)."""
+        decay = cosine_decay if self.decay == "cosine" else linear_decay
+        return decay(step, self.initial_fraction, self.end_step, self.start_step)
+
+
+def replacement_count(fraction: float, active: int) -> int:
+    """``ceil(fraction * active)``, robust to floating error, at most ``active``."""
+    return min(active, math.ceil(round(fraction * active, 9)))
+
+
+def drop_and_regrow(
+    magnitudes: Mapping[str, Tensor],
+    grow_scores: Mapping[str, Tensor],
+    mask: Mask,
+    fraction: float,
+    budget: Literal["per_tensor", "global"] = "per_tensor",
+) -> tuple[Mask, Mask]:
+    """One prune-and-regrow decision (Evci et al. 2020, sec. 3 and Algorithm 1).
+
+    Drops the ``k = ceil(fraction * active)`` active entries of smallest magnitude and
+    regrows the ``k`` entries with the largest grow score among those inactive after the
+    drop (a just-dropped entry may be regrown). Ties go to the lower flat index.
+
+    Args:
+        magnitudes: Name -> ``|w|`` (only active entries are compared).
+        grow_scores: Name -> regrowth score, e.g. ``|dL/dW|`` (RigL) or uniform noise (SET).
+        mask: The current mask; its names choose the tensors.
+        fraction: Fraction of active weights to replace, in [0, 1].
+        budget: "per_tensor" (``k`` per tensor) or "global" (one ``k`` over all tensors).
+
+    Returns:
+        ``(new_mask, regrown)``: the new mask, with the same number of non-zeros per tensor
+        (or in total), and the entries that were regrown.
+
+    Shapes:
+        - every tensor: the shape of its parameter.
+    """
+    if budget == "global":
+        names = list(mask)
+        flat_mask = Mask({_ALL: torch.cat([mask[n].reshape(-1) for n in names])})
+        flat_magnitudes = {_ALL: torch.cat([magnitudes[n].reshape(-1).to(flat_mask[_ALL].device) for n in names])}
+        flat_scores = {_ALL: torch.cat([grow_scores[n].reshape(-1).to(flat_mask[_ALL].device) for n in names])}
+        flat_new, flat_grown = drop_and_regrow(flat_magnitudes, flat_scores, flat_mask, fraction, "per_tensor")
+        sizes = [mask[n].numel() for n in names]
+        split = lambda flat: {  # noqa: E731
+            n: part.reshape(mask[n].shape) for n, part in zip(names, torch.split(flat[_ALL], sizes))
+        }
+        return Mask(split(flat_new)), Mask(split(flat_grown))
+    active = {name: int(mask[name].sum()) for name in mask}
+    moved = {name: replacement_count(fraction, count) for name, count in active.items()}
+    kept = keep_largest(magnitudes, {name: active[name] - moved[name] for name in mask}, eligible=mask)
+    grown = keep_largest(grow_scores, moved, eligible=~kept)
+    return kept | grown, grown
+
+
+class DynamicSparseUpdater:
+    """Changes the masks of a masked model during training, keeping the number of non-zeros.
+
+    Call `step` once per training step, after ``optimizer.step()`` and before
+    ``optimizer.zero_grad()``::
+
+        apply_mask(model, random_mask(model, 0.1, generator))
+        optimizer = torch.optim.Adam(model.parameters())
+        updater = DynamicSparseUpdater(model, optimizer, DynamicSparseConfig(regrowth="gradient", ...))
+        for step in range(1, steps + 1):
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            updater.step(step)
+            optimizer.zero_grad()
+
+    Dense gradients: under ``torch.nn.utils.parametrize`` the gradient of the trained
+    ``original`` is zero at masked entries, so it cannot rank inactive positions. For
+    gradient regrowth the updater registers a forward hook on every `MaskParametrization`
+    that attaches a gradient hook to the effective weight, and sums ``dL/dW_effective``
+    over all uses since the previous `step` (so gradient accumulation and weight sharing
+    work). This costs one parameter-sized tensor per masked parameter. The sums are
+    cleared by every `step`; checkpoint between steps.
+
+    Args:
+        model: A model with masks applied by `sparse_core.masks.apply_mask`.
+        optimizer: The optimizer training ``model`` (its per-weight state is masked when
+            ``config.mask_optimizer_moments``).
+        config: When and how masks change.
+        generator: CPU random generator for random regrowth; by default one seeded from
+            torch's global generator. Its state is part of `state_dict`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        config: DynamicSparseConfig,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.config = config
+        self._masked = masked_parameters(model)
+        if not self._masked:
+            raise ValueError(
+                "DynamicSparseUpdater needs a masked model, found no masked parameters; "
+                "call sparse_core.masks.apply_mask(model, mask) first"
+            )
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        self.generator = generator
+        self.ever_active = {name: mask.detach().clone() for name, (_, mask) in self._masked.items()}
+        self.updates_done = 0
+        self._dense_gradients: dict[str, Tensor] = {}
+        self._hook_handles = []
+        if config.regrowth == "gradient":
+            for name in self._masked:
+                module_path, _, attr = name.rpartition(".")
+                module = model.get_submodule(module_path)
+                for parametrization in module.parametrizations[attr]:
+                    if isinstance(parametrization, MaskParametrization):
+                        hook = parametrization.register_forward_hook(self._gradient_capture(name))
+                        self._hook_handles.append(hook)
+
+    def _gradient_capture(self, name: str):
+        def forward_hook(module: nn.Module, inputs: Any, effective_weight: Tensor) -> None:
+            if effective_weight.requires_grad:
+                effective_weight.register_hook(lambda gradient: self._accumulate(name, gradient))
+
+        return forward_hook
+
+    def _accumulate(self, name: str, gradient: Tensor) -> None:
+        if name in self._dense_gradients:
+            self._dense_gradients[name] += gradient.detach()
+        else:
+            self._dense_gradients[name] = gradient.detach().clone()
+
+    def close(self) -> None:
+        """Removes the gradient hooks from the model (the updater can no longer regrow by gradient)."""
+        for handle in self._hook_handles:
+            handle.remove()
+        self._hook_handles.clear()
+
+    def _grow_scores(self, dense_gradients: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        if self.config.regrowth == "random":
+            return {
+                name: torch.rand(mask.shape, generator=self.generator).to(mask.device)
+                for name, (_, mask) in self._masked.items()
+            }
+        missing = [name for name in self._masked if name not in dense_gradients]
+        if missing:
+            raise RuntimeError(
+                f"gradient regrowth found no gradient for {missing} since the previous step(); "
+                "call updater.step(step) after loss.backward() and optimizer.step(), once per training step"
+            )
+        return {name: dense_gradients[name].abs() for name in self._masked}
+
+    def step(self, step: int) -> bool:
+        """Updates the masks if ``step`` is an update step.
+
+        Args:
+            step: The training step just completed (as counted by the schedule).
+
+        Returns:
+            True if the masks were updated at this step.
+
+        Raises:
+            RuntimeError: If gradient regrowth has no dense gradient, or (a bug) the
+                number of non-zeros changed.
+        """
+        dense_gradients, self._dense_gradients = self._dense_gradients, {}
+        config = self.config
+        if not is_update_step(step, config.update_every, config.start_step, config.end_step):
+            return False
+        grow_scores = self._grow_scores(dense_gradients)
+        fraction = config.update_fraction(step)
+        old_mask = Mask({name: mask.clone() for name, (_, mask) in self._masked.items()})
+        magnitudes = {name: original.detach().abs() for name, (original, _) in self._masked.items()}
+        new_mask, regrown = drop_and_regrow(magnitudes, grow_scores, old_mask, fraction, config.budget)
+        self._check_budget(old_mask, new_mask, step)
+        set_mask(self.model, new_mask)
+        with torch.no_grad():
+            for name, (original, _) in self._masked.items():
+                original.masked_fill_(regrown[name], 0.0)
+        if config.mask_optimizer_moments:
+            self._mask_moments(old_mask, new_mask, regrown)
+        for name in self.ever_active:
+            self.ever_active[name] |= new_mask[name]
+        self.updates_done += 1
+        self._log(step, fraction, old_mask, new_mask)
+        return True
+
+    def _check_budget(self, old_mask: Mask, new_mask: Mask, step: int) -> None:
+        if self.config.budget == "global":
+            if new_mask.nonzeros() != old_mask.nonzeros():
+                raise RuntimeError(
+                    f"step {step}: total non-zeros changed from {old_mask.nonzeros()} to {new_mask.nonzeros()}"
+                )
+            return
+        for name in old_mask:
+            before, after = int(old_mask[name].sum()), int(new_mask[name].sum())
+            if before != after:
+                raise RuntimeError(f"step {step}: non-zeros of {name!r} changed from {before} to {after}")
+
+    @torch.no_grad()
+    def _mask_moments(self, old_mask: Mask, new_mask: Mask, regrown: Mask) -> None:
+        for name, (original, _) in self._masked.items():
+            survives = old_mask[name] & new_mask[name] & ~regrown[name]
+            for key, value in self.optimizer.state.get(original, {}).items():
+                if key != "step" and isinstance(value, Tensor) and value.shape == original.shape:
+                    value.masked_fill_(~survives, 0.0)
+
+    def _log(self, step: int, fraction: float, old_mask: Mask, new_mask: Mask) -> None:
+        moved = sum(int((old_mask[n] & ~new_mask[n]).sum()) for n in old_mask)
+        logger.info(
+            "step %d: replaced %d of %d active weights (fraction %.4f), exploration rate %.4f",
+            step, moved, new_mask.nonzeros(), fraction, self.exploration_rate(),
+        )
+        for name, density in new_mask.layer_densities().items():
+            logger.debug("step %d: %s density %.4f", step, name, density)
+
+    def exploration_rate(self) -> float:
+        """Fraction of maskable weights active at some point so far.
+
+        The in-time over-parameterisation rate of Liu et al. 2021, "Do We Actually Need Dense
+        Over-Parameterization? In-Time Over-Parameterization in Sparse Training" (ICML).
+        """
+        total = sum(mask.numel() for mask in self.ever_active.values())
+        return sum(int(mask.sum()) for mask in self.ever_active.values()) / total if total else 1.0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The updater's own state: ever-active masks, generator state, update count and config.
+
+        The masks themselves are buffers of the model and travel with ``model.state_dict()``.
+        Everything is a tensor or a plain Python value, so ``torch.load(weights_only=True)``
+        reads it back.
+        """
+        return {
+            "config": dataclasses.asdict(self.config),
+            "ever_active": {name: mask.clone() for name, mask in self.ever_active.items()},
+            "generator_state": self.generator.get_state(),
+            "updates_done": self.updates_done,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restores `state_dict`; a resumed run then continues identically.
+
+        Raises:
+            ValueError: If the ever-active masks do not match this model's masked parameters.
+        """
+        ever_active = state["ever_active"]
+        if set(ever_active) != set(self.ever_active):
+            raise ValueError(
+                f"state has ever-active masks for {sorted(ever_active)}, the model masks {sorted(self.ever_active)}"
+            )
+        for name, mask in ever_active.items():
+            expected = tuple(self.ever_active[name].shape)
+            if tuple(mask.shape) != expected:
+                raise ValueError(f"ever-active mask {name!r} has shape {tuple(mask.shape)}, expected {expected}")
+        saved_config = state.get("config")
+        if saved_config is not None and saved_config != dataclasses.asdict(self.config):
+            logger.warning("resuming with a different DynamicSparseConfig: saved %s, now %s", saved_config, self.config)
+        self.ever_active = {name: mask.to(self.ever_active[name].device).clone() for name, mask in ever_active.items()}
+        self.generator.set_state(state["generator_state"].cpu())
+        self.updates_done = int(state["updates_done"])
+        self._dense_gradients = {}

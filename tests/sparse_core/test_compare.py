@@ -1,0 +1,54 @@
+"""The `core compare` experiment at tiny scale: every method meets its nonzero target."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparse_core.compare import METHODS, CompareConfig, compare_methods, summary_table
+
+pytestmark = pytest.mark.network  # reads the real mnist5k digits (fetched once into the cache)
+
+
+def test_every_method_meets_its_nonzero_target_within_one_weight_per_layer():
+    config = CompareConfig(sizes=(784, 32, 16, 10), epochs=1, finetune_epochs=1, imp_rounds=2,
+                           rewind_steps=5, soup_size=2, update_every=10, sparsities=(0.9,))
+    results = compare_methods(config)
+    assert results["split"] == {"train": 4000, "test": 1000, "seed": 0}
+    assert set(results["methods"]) == set(METHODS)
+    total = 784 * 32 + 32 * 16 + 16 * 10
+    for name, row in results["methods"].items():
+        assert row["max_layer_deviation"] <= 1, name
+        assert abs(row["nonzeros"] - round(0.1 * total)) <= len(row["layers"]), name
+        assert 0.0 <= row["accuracy"] <= 1.0
+    assert results["methods"]["soup"]["layers"] == results["methods"]["imp"]["layers"]
+    table = summary_table(results)
+    assert all(name in table for name in ("dense", *METHODS))
+
+
+def test_config_rejects_unknown_methods_and_bad_sparsities():
+    with pytest.raises(ValueError, match="unknown method"):
+        CompareConfig(methods=("imp", "snip"))
+    with pytest.raises(ValueError, match="strictly between"):
+        CompareConfig(sparsities=(1.0,))
+    with pytest.raises(ValueError, match="include 'imp'"):
+        CompareConfig(methods=("soup",))
+
+
+def test_cli_prints_table_and_json_and_writes_figure(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "core", "compare", "--methods", "magnitude,rigl",
+         "--epochs", "1", "--hidden", "32,16", "--threads", "1", "--json", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert set(metrics["methods"]) == {"magnitude", "rigl"}
+    assert metrics["methods"]["rigl"]["density"] == pytest.approx(0.1, abs=1e-4)
+    assert "accuracy" in metrics["dense"]
+    assert "rigl" in completed.stdout and "method" in completed.stdout
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert (tmp_path / "accuracy_vs_sparsity.png").stat().st_size > 10_000
+    assert (tmp_path / "config.toml").read_text().count("rigl") == 1

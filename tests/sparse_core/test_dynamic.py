@@ -1,0 +1,268 @@
+"""Tests for sparse_core.dynamic: SET / RigL / DSL prune-and-regrow at a constant budget."""
+
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater, drop_and_regrow, replacement_count
+from sparse_core.masks import Mask, apply_mask, effective_parameters, masked_parameters
+from sparse_core.pruning import random_mask
+
+HAND_WEIGHT = torch.tensor([[0.5, -0.1, 0.0], [2.0, 0.3, -0.05]])
+HAND_MASK = torch.tensor([[True, True, False], [True, True, False]])
+HAND_GRADIENT = torch.tensor([[1.0, 9.0, 3.0], [0.0, 2.0, 5.0]])
+
+
+def _hand_made_model(regrowth: str):
+    model = nn.Sequential(nn.Linear(3, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(HAND_WEIGHT)
+    apply_mask(model, Mask({"0.weight": HAND_MASK.clone()}))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    config = DynamicSparseConfig(regrowth=regrowth, update_every=1, end_step=10_000, initial_fraction=0.5)
+    return model, optimizer, DynamicSparseUpdater(model, optimizer, config, torch.Generator().manual_seed(0))
+
+
+def test_rigl_drops_smallest_magnitude_and_regrows_largest_dense_gradient():
+    model, optimizer, updater = _hand_made_model("gradient")
+    (model[0].weight * HAND_GRADIENT).sum().backward()
+    original, _ = masked_parameters(model)["0.weight"]
+    # The gradient of the trained original is zero at masked entries: the updater must not use it.
+    assert original.grad[0, 2] == 0 and original.grad[1, 2] == 0
+    optimizer.step()
+    assert updater.step(1)
+    # k = ceil(0.5 * 4) = 2: drop |-0.1| and |0.3|; the largest |grad| among the four entries
+    # inactive after the drop are (0, 1) = 9 (just dropped, regrown) and (1, 2) = 5.
+    expected_mask = torch.tensor([[True, True, False], [True, False, True]])
+    new_mask = masked_parameters(model)["0.weight"][1]
+    assert torch.equal(new_mask, expected_mask)
+    expected_weight = torch.tensor([[0.5, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    assert torch.equal(original.detach(), expected_weight)  # regrown and dropped entries are zero
+    assert torch.equal(effective_parameters(model)["0.weight"], expected_weight)
+    assert updater.exploration_rate() == pytest.approx(5 / 6)
+
+
+def test_dense_gradients_are_summed_over_backward_passes_and_cleared_each_step():
+    model, optimizer, updater = _hand_made_model("gradient")
+    first = torch.tensor([[0.0, 4.5, 3.0], [0.0, -3.0, 2.5]])  # alone: regrow (0, 1) and (0, 2)
+    second = torch.tensor([[1.0, 4.5, 0.0], [0.0, 4.0, 2.5]])  # alone: regrow (0, 1) and (1, 1)
+
+    def two_backward_passes():
+        (model[0].weight * first).sum().backward()
+        (model[0].weight * second).sum().backward()
+
+    two_backward_passes()
+    optimizer.step()
+    assert not updater.step(0)  # step 0 is never an update step; it still clears the sums
+    with pytest.raises(RuntimeError, match="no gradient"):
+        updater.step(1)
+    two_backward_passes()
+    assert updater.step(2)
+    # The signed sum [[1, 9, 3], [0, 1, 5]] regrows (0, 1) and (1, 2).
+    expected_mask = torch.tensor([[True, True, False], [True, False, True]])
+    assert torch.equal(masked_parameters(model)["0.weight"][1], expected_mask)
+
+
+def test_set_regrows_only_inactive_positions_and_ignores_gradients():
+    model, optimizer, updater = _hand_made_model("random")
+    assert updater.step(1)
+    original, new_mask = masked_parameters(model)["0.weight"]
+    assert int(new_mask.sum()) == 4
+    assert new_mask[0, 0] and new_mask[1, 0]  # the two largest weights survive
+    assert original[0, 0] == 0.5 and original[1, 0] == 2.0
+    assert torch.all(original[~new_mask] == 0)
+    regrown = new_mask & ~torch.tensor([[True, False, False], [True, False, False]])
+    assert int(regrown.sum()) == 2 and torch.all(original[regrown] == 0)
+
+
+def test_random_regrowth_is_uniform_over_candidates():
+    mask = Mask({"w": torch.tensor([True] * 5 + [False] * 5)})
+    magnitudes = {"w": torch.arange(1.0, 11.0)}
+    generator = torch.Generator().manual_seed(0)
+    trials = 2000
+    counts = torch.zeros(10)
+    for _ in range(trials):
+        new_mask, regrown = drop_and_regrow(magnitudes, {"w": torch.rand(10, generator=generator)}, mask, 0.4)
+        assert int(new_mask["w"].sum()) == 5 and torch.all(new_mask["w"][2:5])
+        counts += regrown["w"].double()
+    # k = 2 drawn from the 7 entries inactive after dropping the two smallest active ones.
+    frequency = counts / trials
+    assert torch.all(frequency[2:5] == 0)
+    candidates = torch.tensor([0, 1, 5, 6, 7, 8, 9])
+    assert torch.all((frequency[candidates] - 2 / 7).abs() < 0.035), frequency
+
+
+def test_global_budget_moves_weights_between_tensors():
+    mask = Mask({"a": torch.tensor([True, True, False]), "b": torch.tensor([True, True, False])})
+    magnitudes = {"a": torch.tensor([0.1, 0.2, 0.0]), "b": torch.tensor([3.0, 4.0, 0.0])}
+    scores = {"a": torch.tensor([0.0, 0.0, 1.0]), "b": torch.tensor([0.0, 0.0, 7.0])}
+    new_mask, regrown = drop_and_regrow(magnitudes, scores, mask, 0.5, budget="global")
+    # k = 2 over all four active entries: both of "a" go, then "b"[2] (7) and "a"[2] (1) grow.
+    assert new_mask["a"].tolist() == [False, False, True]
+    assert new_mask["b"].tolist() == [True, True, True]
+    assert regrown["a"].tolist() == [False, False, True] and regrown["b"].tolist() == [False, False, True]
+    per_tensor, _ = drop_and_regrow(magnitudes, scores, mask, 0.5, budget="per_tensor")
+    assert per_tensor["a"].tolist() == [False, True, True] and per_tensor["b"].tolist() == [False, True, True]
+
+
+def test_replacement_count_is_ceil_and_robust_to_float_error():
+    assert replacement_count(0.3, 10) == 3  # 0.3 * 10 = 3.0000000000000004
+    assert replacement_count(0.005, 100) == 1
+    assert replacement_count(0.0, 100) == 0
+    assert replacement_count(1.0, 7) == 7
+
+
+def _mlp_with_mask(seed: int, density: float = 0.3):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+    apply_mask(model, random_mask(model, density, torch.Generator().manual_seed(seed)))
+    return model
+
+
+def _batch(step: int):
+    generator = torch.Generator().manual_seed(step)
+    x = torch.randn(16, 4, generator=generator)
+    return x, torch.stack([x[:, 0] * x[:, 1], x[:, 2].abs() - x[:, 3]], dim=1)
+
+
+def _train(model, optimizer, updater, steps):
+    updated = []
+    for step in steps:
+        x, y = _batch(step)
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        updated.append(updater.step(step))
+        optimizer.zero_grad()
+    return updated
+
+
+@pytest.mark.parametrize(
+    "regrowth, budget", [("gradient", "per_tensor"), ("random", "per_tensor"), ("gradient", "global")]
+)
+def test_nonzero_budget_is_invariant_over_1000_steps(regrowth, budget):
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = DynamicSparseConfig(regrowth=regrowth, update_every=10, end_step=750, budget=budget)
+    updater = DynamicSparseUpdater(model, optimizer, config, torch.Generator().manual_seed(1))
+    initial = Mask.from_model(model)
+    initial_counts = {name: int(m.sum()) for name, m in initial.items()}
+    previous = initial
+    changed_updates = 0
+    for step in range(1, 1001):
+        x, y = _batch(step)
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        assert updater.step(step) == (step % 10 == 0 and step <= 750)
+        optimizer.zero_grad()
+        current = Mask.from_model(model)
+        counts = {name: int(m.sum()) for name, m in current.items()}
+        if budget == "per_tensor":
+            assert counts == initial_counts
+        else:
+            assert sum(counts.values()) == sum(initial_counts.values())
+        changed_updates += current != previous
+        if step > 750:
+            assert current == previous
+        previous = current
+    effective = effective_parameters(model)
+    assert all(torch.all(effective[name][~mask] == 0) for name, mask in current.items())
+    assert updater.updates_done == 75 and changed_updates > 50
+    assert initial.density() < updater.exploration_rate() <= 1.0
+
+
+@pytest.mark.parametrize("regrowth, budget", [("random", "per_tensor"), ("gradient", "global")])
+def test_state_dict_round_trip_continues_identically(regrowth, budget):
+    config = DynamicSparseConfig(
+        regrowth=regrowth, update_every=5, end_step=80, budget=budget, mask_optimizer_moments=True
+    )
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    updater = DynamicSparseUpdater(model, optimizer, config, torch.Generator().manual_seed(1))
+    _train(model, optimizer, updater, range(1, 33))
+    buffer = io.BytesIO()
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "updater": updater.state_dict()}
+    torch.save(checkpoint, buffer)
+    _train(model, optimizer, updater, range(33, 70))
+
+    buffer.seek(0)
+    checkpoint = torch.load(buffer, weights_only=True)
+    resumed = _mlp_with_mask(5)  # a different initial mask and weights, overwritten by the checkpoint
+    resumed_optimizer = torch.optim.Adam(resumed.parameters(), lr=1e-2)
+    resumed_updater = DynamicSparseUpdater(resumed, resumed_optimizer, config, torch.Generator().manual_seed(99))
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    resumed_updater.load_state_dict(checkpoint["updater"])
+    _train(resumed, resumed_optimizer, resumed_updater, range(33, 70))
+
+    for (name, tensor), (_, resumed_tensor) in zip(model.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(tensor, resumed_tensor), name
+    assert resumed_updater.exploration_rate() == updater.exploration_rate()
+    assert resumed_updater.updates_done == updater.updates_done == 13
+
+
+def test_load_state_dict_rejects_other_parameters():
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    config = DynamicSparseConfig(regrowth="random", update_every=5, end_step=50)
+    state = DynamicSparseUpdater(model, optimizer, config).state_dict()
+    state["ever_active"].pop("2.weight")
+    with pytest.raises(ValueError, match="ever-active masks"):
+        DynamicSparseUpdater(model, optimizer, config).load_state_dict(state)
+
+
+@pytest.mark.parametrize("optimizer_name", ["adam", "sgd"])
+@pytest.mark.parametrize("mask_moments", [True, False])
+def test_optimizer_moments_are_masked_when_requested(optimizer_name, mask_moments):
+    model = _mlp_with_mask(0, density=0.5)
+    if optimizer_name == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    config = DynamicSparseConfig(
+        regrowth="gradient", update_every=5, end_step=100, initial_fraction=0.5, mask_optimizer_moments=mask_moments
+    )
+    updater = DynamicSparseUpdater(model, optimizer, config)
+    _train(model, optimizer, updater, range(1, 5))
+    old_mask = Mask.from_model(model)
+    x, y = _batch(5)
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    snapshots = {
+        name: {key: value.clone() for key, value in optimizer.state[original].items() if value.shape == original.shape}
+        for name, (original, _) in masked_parameters(model).items()
+    }
+    assert updater.step(5)
+    new_mask = Mask.from_model(model)
+    for name, (original, _) in masked_parameters(model).items():
+        assert snapshots[name], "the optimizer should hold per-weight state"
+        for key, before in snapshots[name].items():
+            after = optimizer.state[original][key]
+            if not mask_moments:
+                assert torch.equal(after, before)
+                continue
+            assert torch.all(after[~(old_mask[name] & new_mask[name])] == 0), (name, key)
+            kept = old_mask[name] & new_mask[name]
+            unchanged = after[kept] == before[kept]
+            regrown_in_place = (after[kept] == 0) & (original.detach()[kept] == 0)
+            assert torch.all(unchanged | regrown_in_place)
+            assert unchanged.sum() > 0
+
+
+def test_errors_explain_what_is_expected():
+    with pytest.raises(ValueError, match="regrowth must be one of"):
+        DynamicSparseConfig(regrowth="magnitude", update_every=10, end_step=100)
+    with pytest.raises(ValueError, match="update_every must be >= 1"):
+        DynamicSparseConfig(regrowth="random", update_every=0, end_step=100)
+    model = nn.Linear(2, 2)
+    config = DynamicSparseConfig(regrowth="random", update_every=10, end_step=100)
+    with pytest.raises(ValueError, match="apply_mask"):
+        DynamicSparseUpdater(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
+
+
+def test_update_fraction_follows_cosine_and_linear_decay():
+    cosine = DynamicSparseConfig(regrowth="random", update_every=1, end_step=100, initial_fraction=0.4)
+    linear = DynamicSparseConfig(regrowth="random", update_every=1, end_step=100, initial_fraction=0.4, decay="linear")
+    assert cosine.update_fraction(0) == pytest.approx(0.4) and cosine.update_fraction(50) == pytest.approx(0.2)
+    assert linear.update_fraction(25) == pytest.approx(0.3) and linear.update_fraction(100) == 0.0
