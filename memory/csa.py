@@ -1,0 +1,118 @@
+"""The code selection algorithm (CSA) as pure functions, vectorised over macs.
+
+After Rinkus (2010, Frontiers in Neuroanatomy 4:17, Fig. 2, steps 1-8; 2014, Frontiers
+in Computational Neuroscience 8:160, Table 1): normalised input sums → cell familiarity
+V → global familiarity G → expansivity η → choice weights μ → one winner per CM.
+
+Arrays carry leading "mac" dimensions; the last two are (Q CMs, K cells).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memory.config import CSAConfig
+
+__all__ = [
+    "best_winners",
+    "choice_weights",
+    "expansivity",
+    "familiarity",
+    "global_familiarity",
+    "input_sums",
+    "sample_winners",
+]
+
+
+def input_sums(active: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Raw input sums: for every cell, how many active inputs reach it through set weights.
+
+    Rinkus (2014) Table 1, step 1 (U, H and D sums alike). Only the active inputs' weight
+    rows are read, so the cost is (active inputs) × (cells), whatever is stored.
+
+    Args:
+        active: which inputs of each mac's receptive field are on.
+        weights: binary weights from RF inputs to the mac's cells.
+
+    Returns:
+        The sums, int32.
+
+    Shapes:
+        active: (macs, rf); weights: (macs, rf, cells) → (macs, cells).
+    """
+    macs, _, cells = weights.shape
+    mac_index, input_index = np.nonzero(active)
+    sums = np.zeros((macs, cells), dtype=np.int32)
+    if mac_index.size == 0:
+        return sums
+    rows = weights[mac_index, input_index]
+    starts = np.flatnonzero(np.r_[True, mac_index[1:] != mac_index[:-1]])
+    sums[mac_index[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=np.int32)
+    return sums
+
+
+def familiarity(terms: list[np.ndarray]) -> np.ndarray:
+    """Cell familiarity V: the product of the normalised U, H and D sums present.
+
+    Rinkus (2014) Table 1, step 4: V_i = u_i · h_i · d_i, each term in [0, 1].
+
+    Shapes:
+        each term: (..., Q, K) → (..., Q, K).
+    """
+    result = terms[0].astype(np.float64, copy=True)
+    for term in terms[1:]:
+        result *= term
+    return result
+
+
+def global_familiarity(v: np.ndarray) -> np.ndarray:
+    """G: the mean over CMs of each CM's largest V (Rinkus 2014, Table 1, step 5).
+
+    Shapes:
+        v: (..., Q, K) → (...,).
+    """
+    return v.max(axis=-1).mean(axis=-1)
+
+
+def expansivity(g: np.ndarray, config: CSAConfig) -> np.ndarray:
+    """η = 1 + max(0, (G − G⁻)/(1 − G⁻))^γ · χ · K (Rinkus 2014, Table 1, step 6).
+
+    Shapes:
+        g: (...,) → (...,).
+    """
+    rise = np.clip((np.asarray(g, dtype=np.float64) - config.g_minus) / (1.0 - config.g_minus), 0.0, None)
+    return 1.0 + rise**config.gamma * config.chi * config.cells_per_cm
+
+
+def choice_weights(v: np.ndarray, eta: np.ndarray, config: CSAConfig) -> np.ndarray:
+    """μ = η / (1 + exp(−λ(V − c))), floored at 1 (Rinkus 2014, Table 1, step 7).
+
+    With G near 0, η ≈ 1 and every μ is 1: the code is drawn uniformly (a novel input
+    gets a near-random code). With G near 1, the most familiar cells dominate.
+
+    Shapes:
+        v: (..., Q, K); eta: (...,) → (..., Q, K).
+    """
+    sigmoid = 1.0 / (1.0 + np.exp(-config.sigmoid_lambda * (v - config.sigmoid_center)))
+    return np.maximum(np.asarray(eta)[..., None, None] * sigmoid, 1.0)
+
+
+def sample_winners(mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One winner per CM drawn from μ normalised within the CM (step 8, learning).
+
+    Shapes:
+        mu: (..., Q, K) → (..., Q) int16.
+    """
+    cumulative = np.cumsum(mu, axis=-1)
+    draws = rng.random(mu.shape[:-1]) * cumulative[..., -1]
+    winners = (cumulative <= draws[..., None]).sum(axis=-1)
+    return np.minimum(winners, mu.shape[-1] - 1).astype(np.int16)
+
+
+def best_winners(v: np.ndarray) -> np.ndarray:
+    """The cell of largest V in each CM (recognition; ties go to the lowest index).
+
+    Shapes:
+        v: (..., Q, K) → (..., Q) int16.
+    """
+    return v.argmax(axis=-1).astype(np.int16)

@@ -1,0 +1,131 @@
+"""Image preprocessing before the memory: deskew, resize, binarise, edges, skeleton.
+
+All functions take and return stacks of images (n, rows, cols) and are vectorised over
+the stack. Rinkus (2017) resizes MNIST to 16 × 24, binarises and skeletonises it; the
+skeleton here is Zhang & Suen's (1984, CACM 27(3):236) two-subiteration thinning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["PreprocessConfig", "binarise", "deskew", "edges", "preprocess", "resize", "skeleton"]
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How raw grey images become binary frames.
+
+    Attributes:
+        deskew: straighten slanted digits by their second moments.
+        shape: (rows, cols) after resizing; (0, 0) keeps the input size.
+        threshold: binarisation threshold as a fraction of each image's maximum.
+        filter: "none", "edges" (boundary pixels of the binary shape) or "skeleton".
+        dilate: grow the final binary image by this many pixels (tolerance to shifts).
+    """
+
+    deskew: bool = True
+    shape: tuple[int, int] = (0, 0)
+    threshold: float = 0.5
+    filter: str = "none"
+    dilate: int = 0
+
+    def __post_init__(self) -> None:
+        if self.filter not in ("none", "edges", "skeleton"):
+            raise ValueError(f"PreprocessConfig.filter: expected 'none', 'edges' or 'skeleton', found {self.filter!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"PreprocessConfig.threshold: expected a fraction in (0, 1), found {self.threshold}")
+
+
+def _check(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[0] == 0:
+        raise ValueError(f"images: expected a non-empty stack of shape (n, rows, cols), found shape {images.shape}")
+    return images.astype(np.float64)
+
+
+def deskew(images: np.ndarray) -> np.ndarray:
+    """Shear each image so that its principal axis is vertical (moment deskewing)."""
+    images = _check(images)
+    n, rows, cols = images.shape
+    r, c = np.mgrid[:rows, :cols].astype(np.float64)
+    mass = images.sum(axis=(1, 2)) + 1e-12
+    mean_r = (images * r).sum(axis=(1, 2)) / mass
+    mean_c = (images * c).sum(axis=(1, 2)) / mass
+    var_r = (images * (r - mean_r[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
+    cov = (images * (r - mean_r[:, None, None]) * (c - mean_c[:, None, None])).sum(axis=(1, 2)) / mass
+    alpha = cov / np.maximum(var_r, 1e-12)
+    out = np.empty_like(images)
+    centre_r, centre_c = (rows - 1) / 2, (cols - 1) / 2
+    for i in range(n):
+        # input = M (output - image centre) + centre of mass: shear about the centre of mass
+        matrix = np.array([[1.0, 0.0], [alpha[i], 1.0]])
+        offset = np.array([mean_r[i], mean_c[i]]) - matrix @ np.array([centre_r, centre_c])
+        out[i] = ndimage.affine_transform(images[i], matrix, offset=offset, order=1)
+    return out
+
+
+def resize(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resizing of every image to ``shape`` (rows, cols)."""
+    images = _check(images)
+    factors = (1.0, shape[0] / images.shape[1], shape[1] / images.shape[2])
+    return ndimage.zoom(images, factors, order=1, grid_mode=True, mode="nearest")
+
+
+def binarise(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Pixels at or above ``threshold`` × the image's maximum are on. Returns bool."""
+    images = _check(images)
+    top = images.max(axis=(1, 2), keepdims=True)
+    return (images >= threshold * np.maximum(top, 1e-12)) & (images > 0)
+
+
+def edges(binary: np.ndarray) -> np.ndarray:
+    """Boundary pixels: on pixels with at least one off 4-neighbour."""
+    binary = np.asarray(binary, dtype=bool)
+    eroded = ndimage.binary_erosion(binary, structure=np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], bool), border_value=0)
+    return binary & ~eroded
+
+
+def skeleton(binary: np.ndarray, max_iterations: int = 50) -> np.ndarray:
+    """Zhang-Suen thinning of every image to one-pixel-wide strokes. Returns bool."""
+    image = np.pad(np.asarray(binary, dtype=bool), ((0, 0), (1, 1), (1, 1)))
+    for _ in range(max_iterations):
+        changed = False
+        for first in (True, False):
+            p = image.astype(np.uint8)
+            n_ = p[:, :-2, 1:-1]; ne = p[:, :-2, 2:]; e = p[:, 1:-1, 2:]; se = p[:, 2:, 2:]
+            s = p[:, 2:, 1:-1]; sw = p[:, 2:, :-2]; w = p[:, 1:-1, :-2]; nw = p[:, :-2, :-2]
+            ring = [n_, ne, e, se, s, sw, w, nw, n_]
+            neighbours = sum(ring[:8])
+            transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).astype(np.uint8) for i in range(8))
+            if first:
+                cond = (n_ * e * s == 0) & (e * s * w == 0)
+            else:
+                cond = (n_ * e * w == 0) & (n_ * s * w == 0)
+            remove = image[:, 1:-1, 1:-1] & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & cond
+            if remove.any():
+                image[:, 1:-1, 1:-1] &= ~remove
+                changed = True
+        if not changed:
+            break
+    return image[:, 1:-1, 1:-1]
+
+
+def preprocess(images: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Apply the pipeline of :class:`PreprocessConfig`: grey images → binary frames (bool)."""
+    images = _check(images)
+    if config.deskew:
+        images = deskew(images)
+    if config.shape != (0, 0) and tuple(config.shape) != images.shape[1:]:
+        images = resize(images, config.shape)
+    binary = binarise(images, config.threshold)
+    if config.filter == "edges":
+        binary = edges(binary)
+    elif config.filter == "skeleton":
+        binary = skeleton(binary)
+    if config.dilate:
+        binary = ndimage.binary_dilation(binary, structure=np.ones((1, 3, 3), bool), iterations=config.dilate)
+    return binary

@@ -1,0 +1,39 @@
+import numpy as np
+
+from memory.capacity import CapacityConfig, run_capacity
+from memory.classify import ClassifyConfig, run_classify
+from memory.preprocess import PreprocessConfig
+from memory.sequence import SequenceConfig, run_sequence
+from memory.data import SequenceSet
+from memory.timing import TimingConfig, hopfield_retrieve, run_timing
+
+
+def test_capacity_small_recalls_few_items_perfectly():
+    metrics = run_capacity(CapacityConfig(sizes=(5, 20), noise=(0.0, 0.1), queries=5, cms=8, cells_per_cm=8, inputs=100, active=10))
+    assert metrics["recall"][0][0] == 1.0
+    assert len(metrics["bits_per_synapse"]) == 2
+
+
+def test_timing_small_runs_and_hopfield_retrieves_the_stored_pattern():
+    stored = np.eye(4, dtype=np.float32)
+    np.testing.assert_allclose(hopfield_retrieve(stored, stored[2], beta=50.0), stored[2], atol=1e-6)
+    metrics = run_timing(TimingConfig(sizes=(20, 40), queries=5, inputs=100, active=10))
+    assert set(metrics) >= {"retrieve_memory", "retrieve_nearest", "retrieve_hopfield", "retrieve_ratio_100k_vs_1k"}
+
+
+def test_classify_on_digits_small():
+    config = ClassifyConfig(dataset="digits", train_per_class=20, test_limit=100, cells_per_cm=256,
+                            preprocess=PreprocessConfig(deskew=False, threshold=0.4))
+    metrics = run_classify(config, seed=0)
+    assert metrics["accuracy"] > 0.4 and 0 < metrics["knn1_accuracy"] <= 1
+
+
+def test_sequence_on_synthetic_orders():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(2, 20, 2))
+    values = np.concatenate([base[[0]] + 0.01 * rng.normal(size=(4, 20, 2)), base[[1]] + 0.01 * rng.normal(size=(4, 20, 2))])
+    labels = np.repeat([0, 1], 4)
+    data = SequenceSet(values, labels, ("a", "b"))
+    metrics = run_sequence(SequenceConfig(window=2, bins=6, cells_per_cm=32), data=(data, data))
+    assert metrics["g_learned"] > metrics["g_shuffled"]
+    assert metrics["accuracy_with_h"] >= 0.75
