@@ -4,4 +4,6 @@ After Zhang, Finkel, Abbot, Gerber & Weare (JGR: Machine Learning and Computatio
 and the three-level quasi-geostrophic model of Marshall & Molteni (1993).
 """
 
-__all__: list[str] = []
+from blocking import qg3
+
+__all__ = ["qg3"]

@@ -1,0 +1,227 @@
+"""Simulation driver: batched members, daily snapshots, atomic checkpoints, Dask members.
+
+A run advances ``members`` copies of the model in one array. Every ``checkpoint_days``
+the state, the step counter and the random-number state are written atomically
+(``os.replace``) after the output file is synced; a run started again on the same folder
+resumes from the checkpoint and rewrites the snapshots after it, so its output is
+identical, bit for bit, to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blocking.qg3.config import QG3Config
+from blocking.qg3.diagnostics import energy, enstrophy
+from blocking.qg3.inputs import load_t63_inputs, read_forcing_file
+from blocking.qg3.model import LEVELS_HPA, QG3Model
+from blocking.qg3.output import GRAVITY, REFERENCE_F0, OutputWriter
+from blocking.qg3.stepping import step_function
+
+__all__ = ["SimulationConfig", "build_model", "initial_state", "simulate", "simulate_members"]
+
+log = logging.getLogger(__name__)
+SECONDS_PER_DAY = 86400.0
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What to simulate. Years are 365-day model years (perpetual winter: no seasonal cycle).
+
+    Attributes:
+        years: saved length per member, after spin-up.
+        members: ensemble size.
+        spinup_days: days run before the first saved snapshot.
+        dt_seconds, scheme, dtype: time step, ``rk4`` / ``rk3`` and ``float64`` / ``float32``.
+        output_every_days: snapshot interval.
+        checkpoint_every_days: checkpoint interval.
+        perturbation: relative amplitude of the random PV perturbation given to each member.
+        seed: members draw their perturbation from ``default_rng([seed, member])``.
+        forcing_file: NetCDF from ``blocking forcing``; default the reference forcing.
+    """
+
+    years: float = 1.0
+    members: int = 1
+    spinup_days: float = 0.0
+    dt_seconds: float = 1800.0
+    scheme: str = "rk4"
+    dtype: str = "float64"
+    output_every_days: float = 1.0
+    checkpoint_every_days: float = 30.0
+    perturbation: float = 0.01
+    seed: int = 0
+    forcing_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.members < 1 or self.years <= 0 or self.spinup_days < 0:
+            raise ValueError("members ≥ 1, years > 0 and spinup_days ≥ 0 are required")
+        for name in ("output_every_days", "checkpoint_every_days"):
+            steps = getattr(self, name) * SECONDS_PER_DAY / self.dt_seconds
+            if steps < 1 or abs(steps - round(steps)) > 1e-9:
+                raise ValueError(f"{name}={getattr(self, name)} must be a whole number of "
+                                 f"{self.dt_seconds} s steps")
+
+    def model_config(self) -> QG3Config:
+        return QG3Config(dt_seconds=self.dt_seconds, scheme=self.scheme, dtype=self.dtype)
+
+    def steps(self, days: float) -> int:
+        return int(round(days * SECONDS_PER_DAY / self.dt_seconds))
+
+
+def build_model(config: SimulationConfig) -> tuple[QG3Model, np.ndarray]:
+    """The model on the reference inputs (forcing from ``config.forcing_file`` if given) and q₀ (grid)."""
+    model_config = config.model_config()
+    from blocking.qg3.grid import gaussian_grid
+
+    grid = gaussian_grid(model_config.nlat)
+    inputs = load_t63_inputs(grid, periodic_longitude=True)
+    forcing = inputs["forcing"]
+    if config.forcing_file:
+        forcing = read_forcing_file(Path(config.forcing_file), grid)
+    model = QG3Model(model_config, inputs["orography"], inputs["land_sea_mask"], forcing)
+    return model, inputs["initial_q"]
+
+
+def initial_state(model: QG3Model, initial_q: np.ndarray, members, seed: int, perturbation: float) -> np.ndarray:
+    """q₀ of each member: the reference initial PV plus a member's own random perturbation of q − f(1+h/H0)."""
+    spec = model.transform.to_spectral(initial_q)
+    relative = spec - model.spec_planetary
+    states = []
+    for member in members:
+        rng = np.random.default_rng([seed, int(member)])
+        noise = rng.standard_normal(spec.shape) + 1j * rng.standard_normal(spec.shape)
+        noise *= np.tril(np.ones(spec.shape[-2:]))
+        noise[..., 0].imag = 0.0
+        states.append(spec + perturbation * np.abs(relative).mean() * noise)
+    return np.stack(states).astype(model.transform.complex_dtype)
+
+
+def _snapshot(model: QG3Model, spec_q: np.ndarray) -> dict[str, np.ndarray]:
+    spec_psi = model.streamfunction(spec_q)
+    psi = model.transform.to_grid(spec_psi)
+    return dict(psi=psi, q=model.transform.to_grid(spec_q), z500=REFERENCE_F0 * psi[:, 1] / GRAVITY,
+                energy=energy(model, spec_psi), enstrophy=enstrophy(model, spec_q))
+
+
+def _save_checkpoint(path: Path, state: np.ndarray, step: int, written: int) -> None:
+    temporary = path.with_suffix(".tmp.npz")
+    with open(temporary, "wb") as handle:
+        np.savez(handle, state=state, step=np.int64(step), written=np.int64(written))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def simulate_members(config: SimulationConfig, members, output: Path, checkpoint: Path,
+                     progress: bool = False, stop_after_steps: int | None = None) -> dict:
+    """Run the given members in one batch, resuming from ``checkpoint`` when it exists.
+
+    Args:
+        stop_after_steps: stop (as if killed) after this many steps of this call — for tests.
+
+    Returns:
+        dict with ``finite``, ``steps``, ``wall_seconds``, ``completed``.
+    """
+    model, initial_q = build_model(config)
+    step = step_function(config.scheme)
+    spinup, total = config.steps(config.spinup_days), config.steps(config.spinup_days + config.years * DAYS_PER_YEAR)
+    every, checkpoint_every = config.steps(config.output_every_days), config.steps(config.checkpoint_every_days)
+    resume = checkpoint.exists() and output.exists()
+    if resume:
+        saved = np.load(checkpoint)
+        state, current, written = saved["state"], int(saved["step"]), int(saved["written"])
+    else:
+        state, current, written = initial_state(model, initial_q, members, config.seed, config.perturbation), 0, 0
+    writer = OutputWriter(output, model.transform.grid, members, LEVELS_HPA, resume=resume,
+                          attributes=dict(source="blocking.qg3", simulation_config=json.dumps(asdict(config))))
+    finite, started, done_here = True, time.perf_counter(), 0
+    try:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=current, disable=not progress, desc="qg3", unit="step")
+        if current == 0 and spinup == 0:
+            writer.write(0, 0.0, _snapshot(model, state))
+            written = 1
+        while current < total:
+            if stop_after_steps is not None and done_here >= stop_after_steps:
+                return dict(finite=finite, steps=done_here, wall_seconds=time.perf_counter() - started,
+                            completed=False)
+            state = step(model.tendency, state, config.dt_seconds)
+            current += 1
+            done_here += 1
+            bar.update(1)
+            if current >= spinup and (current - spinup) % every == 0:
+                index = (current - spinup) // every
+                fields = _snapshot(model, state)
+                finite = finite and all(bool(np.isfinite(v).all()) for v in fields.values())
+                writer.write(index, (current - spinup) * config.dt_seconds / SECONDS_PER_DAY, fields)
+                written = index + 1
+            if current % checkpoint_every == 0 or current == total:
+                writer.sync()
+                _save_checkpoint(checkpoint, state, current, written)
+        bar.close()
+    finally:
+        writer.close()
+    return dict(finite=finite, steps=done_here, wall_seconds=time.perf_counter() - started, completed=True)
+
+
+def simulate(config: SimulationConfig, folder: Path, progress: bool = False, workers: int = 0,
+             scheduler: str | None = None) -> dict:
+    """Run a simulation into ``folder/output.nc`` (resuming if a checkpoint is there).
+
+    Args:
+        workers: 0 runs all members in this process; N > 0 splits them over N Dask workers
+            (a local cluster, or the cluster at ``scheduler``), each writing a part file,
+            merged along ``member`` at the end.
+
+    Returns:
+        Metrics: ``model_years``, ``member_years_per_wall_minute``, ``finite``, ``wall_seconds``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    members = np.arange(config.members)
+    started = time.perf_counter()
+    if workers <= 0 and scheduler is None:
+        result = simulate_members(config, members, folder / "output.nc", folder / "checkpoint.npz", progress)
+        finite = result["finite"]
+    else:
+        finite = _simulate_dask(config, folder, members, workers, scheduler)
+    wall = time.perf_counter() - started
+    member_years = config.members * config.years
+    return dict(model_years=config.years, member_years=member_years, members=config.members,
+                member_years_per_wall_minute=member_years / (wall / 60.0), finite=bool(finite),
+                wall_seconds=wall, output=str(folder / "output.nc"))
+
+
+def _simulate_dask(config: SimulationConfig, folder: Path, members: np.ndarray, workers: int,
+                   scheduler: str | None) -> bool:
+    import xarray as xr
+    from dask.distributed import Client, LocalCluster
+
+    parts = [chunk for chunk in np.array_split(members, max(workers, 1)) if chunk.size]
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(scheduler or cluster)
+    try:
+        futures = [client.submit(simulate_members, config, chunk, folder / f"output_part{k}.nc",
+                                 folder / f"checkpoint_part{k}.npz", pure=False)
+                   for k, chunk in enumerate(parts)]
+        results = client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    paths = [folder / f"output_part{k}.nc" for k in range(len(parts))]
+    with xr.open_mfdataset(paths, combine="nested", concat_dim="member", data_vars="minimal",
+                           coords="minimal", compat="override") as merged:
+        merged.load().to_netcdf(folder / "output.nc")
+    return all(result["finite"] for result in results)

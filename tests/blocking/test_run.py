@@ -1,0 +1,96 @@
+"""The simulation driver: restart bit for bit, CF output, Roads' forcing, bad input."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from blocking.qg3.run import SimulationConfig, simulate, simulate_members
+
+pytestmark = pytest.mark.network
+SHORT = dict(years=3 / 365, members=1, dt_seconds=3600.0, scheme="rk3", output_every_days=1.0,
+             checkpoint_every_days=1.0, spinup_days=1.0)
+
+
+def test_killed_run_resumes_bit_for_bit(tmp_path):
+    config = SimulationConfig(**SHORT)
+    whole = simulate(config, tmp_path / "whole")
+    assert whole["finite"]
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    members = np.arange(config.members)
+    stopped = simulate_members(config, members, folder / "output.nc", folder / "checkpoint.npz",
+                               stop_after_steps=70)  # killed between two checkpoints (24 steps a day)
+    assert not stopped["completed"]
+    simulate(config, folder)  # resumes from the day-2 checkpoint
+    with xr.open_dataset(tmp_path / "whole" / "output.nc") as a, xr.open_dataset(folder / "output.nc") as b:
+        assert a.sizes["time"] == b.sizes["time"] == 4  # day 0 … day 3
+        for name in ("psi", "q", "z500", "energy", "enstrophy", "time"):
+            np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy())
+
+
+def test_output_is_cf_with_expected_dims(tmp_path):
+    config = SimulationConfig(**{**SHORT, "years": 2 / 365, "members": 1})
+    simulate(config, tmp_path)
+    with xr.open_dataset(tmp_path / "output.nc") as data:
+        assert data.Conventions.startswith("CF") and "history" in data.attrs
+        assert data.psi.dims == ("member", "time", "level", "lat", "lon")
+        assert data.z500.dims == ("member", "time", "lat", "lon")
+        assert data.psi.units == "m2 s-1" and data.lat.units == "degrees_north"
+        assert list(data.level.values) == [200, 500, 800]
+        from blocking.qg3.output import GRAVITY, REFERENCE_F0
+
+        np.testing.assert_allclose(data.z500, REFERENCE_F0 * data.psi.sel(level=500) / GRAVITY, rtol=1e-5)
+        assert np.isfinite(data.psi).all()
+
+
+def test_roads_forcing_makes_a_state_stationary(tmp_path):
+    """With one sample, S = −F₀(q): the forced tendency of that state vanishes."""
+    from blocking.qg3.roads import roads_forcing
+    from blocking.qg3.run import build_model, initial_state
+
+    model, initial_q = build_model(SimulationConfig())
+    state = initial_state(model, initial_q, [0], seed=0, perturbation=0.01)
+    psi = model.streamfunction(state)
+    forcing = roads_forcing(model, psi)
+    model.forcing = forcing
+    residual = model.tendency(state)
+    model.forcing = np.zeros_like(forcing)
+    unforced = model.tendency(state)
+    assert np.linalg.norm(residual) < 1e-10 * np.linalg.norm(unforced)
+
+
+def test_bad_forcing_files_name_file_and_variable(tmp_path):
+    from blocking.qg3 import InputError, gaussian_grid, read_forcing_file
+    from blocking.qg3.forcing_io import write_forcing
+
+    grid = gaussian_grid(32)
+    good = np.zeros((3, 32, 64))
+    nan = good.copy()
+    nan[1, 3, 4] = np.nan
+    write_forcing(tmp_path / "nan.nc", nan, grid, source="test")
+    with pytest.raises(InputError, match=r"nan\.nc.*'forcing'.*1 NaN"):
+        read_forcing_file(tmp_path / "nan.nc", grid)
+    xr.Dataset({"other": (("lat",), grid.lat)}).to_netcdf(tmp_path / "missing.nc")
+    with pytest.raises(InputError, match=r"missing\.nc.*'forcing' missing"):
+        read_forcing_file(tmp_path / "missing.nc", grid)
+    coarse = gaussian_grid(16)
+    xr.Dataset({"forcing": (("level", "lat", "lon"), np.zeros((3, 16, 32)))},
+               coords=dict(lat=coarse.lat, lon=coarse.lon)).to_netcdf(tmp_path / "grid.nc")
+    with pytest.raises(InputError, match=r"grid\.nc.*'forcing' is not on the T21 model grid"):
+        read_forcing_file(tmp_path / "grid.nc", grid)
+
+
+def test_bad_climatology_names_file_and_variable(tmp_path):
+    from blocking.qg3 import InputError
+    from blocking.qg3.roads import read_climatology
+    from blocking.qg3.run import build_model
+
+    model, _ = build_model(SimulationConfig())
+    psi = np.zeros((5, 3, 32, 64))
+    psi[2, 0, 0, 0] = np.nan
+    xr.Dataset({"psi": (("time", "level", "lat", "lon"), psi)}).to_netcdf(tmp_path / "clim.nc")
+    with pytest.raises(InputError, match=r"clim\.nc.*'psi'.*NaN"):
+        list(read_climatology(tmp_path / "clim.nc", model))
+    xr.Dataset({"z": (("time",), np.zeros(3))}).to_netcdf(tmp_path / "noz.nc")
+    with pytest.raises(InputError, match=r"noz\.nc.*'psi'.*missing"):
+        list(read_climatology(tmp_path / "noz.nc", model))
