@@ -46,10 +46,24 @@ HELP = (
 
 
 def _available(module: str) -> bool:
+    """Whether ``package.module`` is installed, found without importing the package.
+
+    ``importlib.util.find_spec("memory.cli")`` would import ``memory`` (and whatever its
+    ``__init__`` imports); looking for the file keeps ``sparseworks --help`` fast.
+    """
+    package, _, submodule = module.partition(".")
     try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
         return False
+    if spec is None or not submodule:
+        return spec is not None
+    locations = spec.submodule_search_locations or []
+    relative = Path(*submodule.split("."))
+    return any(
+        (Path(folder) / relative).with_suffix(".py").is_file() or (Path(folder) / relative / "__init__.py").is_file()
+        for folder in locations
+    )
 
 
 def build_app(mount: str | None = None) -> typer.Typer:
