@@ -229,7 +229,14 @@ class Mask(Mapping[str, Tensor]):
 
 
 class MaskParametrization(nn.Module):
-    """Parametrization ``weight = where(mask, original, 0)`` with the mask as a persistent buffer.
+    """Parametrization ``weight = original * mask`` with the mask as a persistent bool buffer.
+
+    The product uses a floating-point copy of the mask, cached and rebuilt whenever the
+    bool buffer changes (``set_mask``, ``load_state_dict``, ``.to(device)``): multiplying
+    by a same-dtype tensor is several times cheaper than ``torch.where`` or a bool product.
+    Masked entries are exactly zero (possibly ``-0.0``, which equals 0) as long as the
+    original is finite there; `apply_mask` and `set_mask` zero the originals, and their
+    gradients are zero, so they stay finite.
 
     Args:
         mask: Bool tensor of the parameter's shape.
@@ -241,9 +248,23 @@ class MaskParametrization(nn.Module):
     def __init__(self, mask: Tensor):
         super().__init__()
         self.register_buffer("mask", mask.clone())
+        self._scale: Tensor | None = None
+        self._scale_key: tuple | None = None
+
+    def _scale_for(self, original: Tensor) -> Tensor:
+        key = (id(self.mask), self.mask._version, original.dtype, original.device)
+        if self._scale is None or key != self._scale_key:
+            self._scale = self.mask.to(original.dtype)
+            self._scale_key = key
+        return self._scale
 
     def forward(self, original: Tensor) -> Tensor:
-        return torch.where(self.mask, original, torch.zeros((), dtype=original.dtype, device=original.device))
+        return original * self._scale_for(original)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_scale"], state["_scale_key"] = None, None  # rebuilt on first use
+        return state
 
 
 def _walk(
