@@ -1,8 +1,58 @@
 """Model-based control with sparse neural dynamics.
 
 After Liu, Zhou, He, Marcucci, Fei-Fei, Wu & Li, "Model-Based Control with Sparse
-Neural Dynamics" (NeurIPS 2023): learn ReLU / graph-network dynamics, remove redundant
-neurons, and plan exactly with a mixed-integer MPC (Pyomo + HiGHS).
+Neural Dynamics" (NeurIPS 2023): simulate control tasks (`tasks`), learn ReLU / graph
+dynamics from collected transitions, remove redundant neurons under a shrinking ReLU
+budget (`sparsify`), fold the result into a compact ReLU network (`CompactNetwork`,
+readable without torch) and, in part 2, plan exactly with a mixed-integer MPC.
+
+Public names are imported lazily (PEP 562): ``import sparse_dynamics`` imports neither
+torch nor pymunk, so tools that only read compact networks stay light.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "make_task": "tasks",
+    "TASK_NAMES": "tasks",
+    "optimal_control": "tasks.pwa",
+    "CollectConfig": "data",
+    "TransitionData": "data",
+    "collect": "data",
+    "load_dataset": "data",
+    "save_dataset": "data",
+    "split_episodes": "data",
+    "MLPDynamics": "models.mlp",
+    "GraphDynamics": "models.graph",
+    "make_model": "models",
+    "save_model": "models",
+    "load_model": "models",
+    "TrainConfig": "training",
+    "fit": "training",
+    "rollout_error": "training",
+    "SparsifyConfig": "sparsify",
+    "sparsify": "sparsify",
+    "fold_gated_mlp": "folding",
+    "export_model": "export",
+    "CompactNetwork": "compact",
+    "graph_step": "compact",
+    "ParetoConfig": "pareto",
+    "run_pareto": "pareto",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"sparse_dynamics.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sparse_dynamics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,143 @@
+"""Neuron sparsification with a shrinking ReLU budget (Liu et al., NeurIPS 2023, sec. 3.2).
+
+Starting from a trained dense model, every hidden neuron gets an `ActivationChoice`
+(two hard-concrete gates: keep, and ReLU-vs-identity; `sparse_core.gates`). The model
+and the gates are trained end to end on the prediction loss plus
+
+    budget_weight * sum_g max(0, E[#ReLU in group g] - budget(step))
+    + l0_weight * E[#kept neurons] / #neurons
+
+where ``budget(step)`` is a `ReluBudgetSchedule` shrinking from all neurons to the target
+(cubic, Zhu & Gupta 2017). Then the choices are fixed (`harden`); if a group still holds
+more ReLUs than the target, its ReLUs with the smallest P(ReLU) become identities. The
+hardened model is fine-tuned with its choices frozen. A "group" is one MLP: the single
+MLP of `MLPDynamics`, or each of the edge and node MLPs of a graph model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from sparse_core.gates import IDENTITY, RELU, ActivationChoice, ReluBudgetSchedule, l0_penalty, relu_budget_penalty
+from sparse_dynamics.data import TransitionData
+from sparse_dynamics.training import TrainConfig, fit
+
+__all__ = ["SparsifyConfig", "enforce_budget", "relu_counts", "sparsify"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SparsifyConfig:
+    """Settings of `sparsify`.
+
+    Attributes:
+        relu_budget: Target number of ReLUs per group (per MLP).
+        train: Optimisation of the gated phase (``train.steps`` steps).
+        budget_end_fraction: Fraction of the gated phase after which the budget is at its target.
+        schedule_shape: ``"cubic"`` or ``"linear"``.
+        budget_weight: Weight of the hinge on the expected ReLU count (per excess ReLU).
+        l0_weight: Weight of the expected fraction of kept neurons.
+        finetune: Optimisation after hardening (weights only).
+    """
+
+    relu_budget: int
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000))
+    budget_end_fraction: float = 0.6
+    schedule_shape: str = "cubic"
+    budget_weight: float = 0.05
+    l0_weight: float = 0.01
+    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, learning_rate=1e-3))
+
+    def __post_init__(self) -> None:
+        if self.relu_budget < 0:
+            raise ValueError(f"relu_budget must be >= 0, got {self.relu_budget}")
+        if not 0.0 < self.budget_end_fraction <= 1.0:
+            raise ValueError(f"budget_end_fraction must lie in (0, 1], got {self.budget_end_fraction}")
+
+
+def _choices(group: nn.Module) -> list[ActivationChoice]:
+    return [m for m in group.modules() if isinstance(m, ActivationChoice)]
+
+
+def relu_counts(model: nn.Module) -> list[int]:
+    """Hard ReLU count of each budget group of ``model`` (after or before hardening)."""
+    return [sum(int((a.choices() == RELU).sum()) for a in _choices(group)) for group in model.budget_groups()]
+
+
+@torch.no_grad()
+def enforce_budget(group: nn.Module, relu_budget: int) -> list[Tensor]:
+    """Hardens the choices of ``group``, turning its least likely ReLUs into identities if over budget.
+
+    Returns:
+        The hardened choices, one LongTensor per `ActivationChoice`.
+    """
+    activations = _choices(group)
+    choices = [a.choices() for a in activations]
+    candidates = [
+        (float(a.relu_gate.probability_nonzero()[j]), i, j)
+        for i, (a, c) in enumerate(zip(activations, choices)) for j in torch.nonzero(c == RELU).flatten().tolist()
+    ]
+    excess = len(candidates) - relu_budget
+    if excess > 0:
+        logger.info("hard ReLU count %d exceeds the budget %d; converting %d to identity", len(candidates), relu_budget, excess)
+        for _, i, j in sorted(candidates)[:excess]:
+            choices[i][j] = IDENTITY
+    return [a.harden(c) for a, c in zip(activations, choices)]
+
+
+def sparsify(
+    gated: nn.Module,
+    train: TransitionData,
+    config: SparsifyConfig,
+    generator: torch.Generator,
+    *,
+    progress: bool = False,
+) -> dict:
+    """Trains the gates of ``gated`` to the ReLU budget, hardens and fine-tunes it (in place).
+
+    Args:
+        gated: A model with un-hardened `ActivationChoice` units and a ``budget_groups()``
+            method (e.g. `MLPDynamics.gated_from(dense)`).
+        train: Training episodes.
+        config: Budget, schedule and optimisation.
+        generator: Draws training windows.
+        progress: Show progress bars.
+
+    Returns:
+        ``{"relu_counts": [...], "kept_neurons": [...], "expected_relus_end": [...], "loss": last loss}``.
+
+    Raises:
+        ValueError: If the budget is larger than a group's number of hidden neurons.
+    """
+    groups = gated.budget_groups()
+    sizes = [sum(a.num_neurons for a in _choices(group)) for group in groups]
+    for group_index, size in enumerate(sizes):
+        if config.relu_budget > size:
+            raise ValueError(
+                f"relu budget {config.relu_budget} is larger than the network: MLP {group_index} has only "
+                f"{size} hidden neurons; choose a budget of at most {size}"
+            )
+    end_step = max(1, round(config.budget_end_fraction * config.train.steps))
+    schedules = [
+        ReluBudgetSchedule(size, config.relu_budget, end_step=end_step, shape=config.schedule_shape) for size in sizes
+    ]
+    total_neurons = sum(sizes)
+
+    def regularizer(step: int) -> Tensor:
+        budget = sum(relu_budget_penalty(group, schedule(step)) for group, schedule in zip(groups, schedules))
+        return config.budget_weight * budget + config.l0_weight * l0_penalty(gated) / total_neurons
+
+    fit(gated, train, config.train, generator, regularizer=regularizer, progress=progress, description="sparsify")
+    with torch.no_grad():
+        expected = [float(sum(a.expected_relu_count() for a in _choices(group))) for group in groups]
+    for group in groups:
+        enforce_budget(group, config.relu_budget)
+    history = fit(gated, train, config.finetune, generator, progress=progress, description="fine-tune")
+    kept = [sum(int((a.choices() != 0).sum()) for a in _choices(group)) for group in groups]
+    return {"relu_counts": relu_counts(gated), "kept_neurons": kept, "expected_relus_end": expected,
+            "loss": history[-1] if history else None}

@@ -1,0 +1,13 @@
+import sparse_dynamics
+from sparse_dynamics.demo import run_demo
+
+
+def test_demo_runs_and_reports(tmp_path):
+    metrics = run_demo(tmp_path, seed=0)
+    assert metrics["relus"] <= 4 and metrics["compact_max_abs_diff"] <= 1e-6
+    assert "pwa" in metrics["summary"] and (tmp_path / "compact_dynamics.json").exists()
+
+
+def test_public_names_resolve():
+    for name in sparse_dynamics.__all__:
+        assert getattr(sparse_dynamics, name) is not None
