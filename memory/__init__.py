@@ -8,7 +8,7 @@ from memory.config import CSAConfig, HierarchyConfig, LevelConfig
 from memory.hierarchy import Hierarchy
 from memory.level import Level, LevelStep
 from memory.model import ClassifierConfig, MemoryClassifier
-from memory.preprocess import PreprocessConfig, preprocess
+from memory.preprocess import PreprocessConfig, preprocess, tile_channels
 from memory.readout import HebbianReadout, NearestCode, cell_indices
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "PreprocessConfig",
     "cell_indices",
     "preprocess",
+    "tile_channels",
 ]

@@ -22,8 +22,13 @@ def classify(
     dataset: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
     train_per_class: Annotated[int, typer.Option(help="Training images per class (one pass).")] = 200,
     test_limit: Annotated[int, typer.Option(help="Test on at most this many images (0: all the rest).")] = 0,
-    cells_per_cm: Annotated[int, typer.Option(help="K, cells per competitive module.")] = 2048,
-    cms: Annotated[int, typer.Option(help="Q, competitive modules per mac.")] = 8,
+    channels: Annotated[
+        str, typer.Option(help="Comma-separated input channels, one level-0 mac each: filled, edges, skeleton.")
+    ] = "filled,edges,skeleton",
+    cells_per_cm: Annotated[int, typer.Option(help="K, cells per competitive module of the level-0 macs.")] = 2048,
+    cms: Annotated[int, typer.Option(help="Q, competitive modules per level-0 mac.")] = 8,
+    top_cells_per_cm: Annotated[int, typer.Option(help="K of the level-1 mac (0: no level 1).")] = 1024,
+    readout: Annotated[str, typer.Option(help="Class read-out over the codes of 'all' levels or of the 'top' level.")] = "all",
     out: OutOption = None,
     seed: SeedOption = 0,
     json_output: JsonOption = False,
@@ -34,22 +39,27 @@ def classify(
 
       sparseworks memory classify --dataset mnist5k --train-per-class 200 --json
 
-      sparseworks memory classify --dataset digits --train-per-class 50
-    """
-    from memory.classify import ClassifyConfig, run_classify
-    from memory.preprocess import PreprocessConfig
+      sparseworks memory classify --dataset mnist5k --readout top
 
-    preprocess = ClassifyConfig().preprocess if dataset == "mnist5k" else PreprocessConfig(deskew=False, shape=(16, 16), threshold=0.4)
-    config = ClassifyConfig(
-        dataset=dataset, train_per_class=train_per_class, test_limit=test_limit, preprocess=preprocess,
-        cms=cms, cells_per_cm=cells_per_cm,
-    )
+      sparseworks memory classify --dataset digits --train-per-class 50 --channels filled --top-cells-per-cm 0
+    """
+    from memory.classify import ClassifyConfig, default_channels, run_classify
+
+    try:
+        config = ClassifyConfig(
+            dataset=dataset, train_per_class=train_per_class, test_limit=test_limit,
+            channels=default_channels(dataset, tuple(name.strip() for name in channels.split(",") if name.strip())),
+            cms=cms, cells_per_cm=cells_per_cm, top_cells_per_cm=top_cells_per_cm, readout=readout,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     run = start_run("memory", "classify", config, out=out, seed=seed, threads=1)
     metrics = run_classify(config, seed=seed, progress=not json_output)
     metrics.pop("model").save(run.folder / "model")
     summary = (
         f"{dataset}: {metrics['train_items']} training images (one pass), {metrics['test_items']} test\n"
-        f"accuracy {metrics['accuracy']:.4f}   1-NN {metrics['knn1_accuracy']:.4f}   nearest code {metrics['nearest_code_accuracy']:.4f}\n"
+        f"accuracy {metrics['accuracy']:.4f} (read-out over {readout} levels)   1-NN {metrics['knn1_accuracy']:.4f}   "
+        f"nearest code {metrics['nearest_code_accuracy']:.4f}\n"
         f"training {metrics['train_seconds']:.1f} s (one thread)   test {metrics['test_seconds']:.1f} s"
     )
     finish_run(run, metrics, json_output, summary=summary)
@@ -87,7 +97,8 @@ def capacity(
 
 @app.command()
 def timing(
-    max_items: Annotated[int, typer.Option(help="Largest N (grid 10^3 ... this).")] = 100000,
+    max_items: Annotated[int, typer.Option(help="Largest N of the grid 10^3, 3·10^3, ... (default 10^5).")] = 100000,
+    min_items: Annotated[int, typer.Option(help="Smallest N of the grid.")] = 1000,
     queries: Annotated[int, typer.Option(help="Timed retrievals per N.")] = 200,
     out: OutOption = None,
     seed: SeedOption = 0,
@@ -95,18 +106,24 @@ def timing(
 ) -> None:
     """Store / retrieve time per item vs N: fixed-time read-out, nearest code, Hopfield.
 
+    retrieve_ratio_100k_vs_1k (N = 10^5 over N = 10^3) is reported when the grid holds
+    both; retrieve_ratio_largest_vs_smallest always.
+
     Examples:
 
       sparseworks memory timing
 
-      sparseworks memory timing --max-items 10000 --json
+      sparseworks memory timing --min-items 100 --max-items 10000 --json
     """
     from memory.plots import plot_timing
     from memory.timing import TimingConfig, run_timing
 
-    sizes = tuple(s for s in TimingConfig().sizes if s <= max_items)
-    sizes = sizes if len(sizes) >= 2 else (min(1000, max_items), max_items)
-    config = TimingConfig(sizes=sizes, queries=queries)
+    grid = [m * 10**e for e in range(0, 9) for m in (1, 3)]
+    sizes = tuple(sorted({n for n in grid if min_items <= n <= max_items} | {min_items, max_items}))
+    try:
+        config = TimingConfig(sizes=sizes, queries=queries)
+    except ValueError as error:
+        raise typer.BadParameter(f"--min-items {min_items} / --max-items {max_items}: {error}") from None
     run = start_run("memory", "timing", config, out=out, seed=seed, threads=1)
     metrics = run_timing(config, seed=seed, progress=not json_output)
     plot_timing(metrics, run.folder / "timing.png")
@@ -116,7 +133,10 @@ def timing(
             f"{n:<8} {metrics['retrieve_memory'][i] * 1e6:9.1f}  {metrics['retrieve_nearest'][i] * 1e6:10.1f}  "
             f"{metrics['retrieve_hopfield'][i] * 1e6:11.1f}  {metrics['store_memory'][i] * 1e6:8.1f}"
         )
-    lines.append(f"retrieve ratio (largest N vs smallest): {metrics['retrieve_ratio_100k_vs_1k']:.2f}")
+    small, large = metrics["ratio_sizes"]
+    lines.append(f"retrieve ratio N={large} vs N={small}: {metrics['retrieve_ratio_largest_vs_smallest']:.2f}")
+    if "retrieve_ratio_100k_vs_1k" in metrics:
+        lines.append(f"retrieve_ratio_100k_vs_1k: {metrics['retrieve_ratio_100k_vs_1k']:.2f}")
     finish_run(run, metrics, json_output, summary="\n".join(lines))
 
 

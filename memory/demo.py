@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memory.classify import ClassifyConfig, run_classify
-from memory.preprocess import PreprocessConfig
+from memory.classify import ClassifyConfig, default_channels, run_classify
 
 __all__ = ["run_demo"]
 
@@ -19,8 +18,7 @@ def run_demo(folder: Path, seed: int = 0, progress: bool = False) -> dict:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = ClassifyConfig(
-        dataset="digits", train_per_class=100,
-        preprocess=PreprocessConfig(deskew=False, shape=(16, 16), threshold=0.4), cells_per_cm=1024,
+        dataset="digits", train_per_class=100, channels=default_channels("digits"), cells_per_cm=1024, top_cells_per_cm=256,
     )
     metrics = run_classify(config, seed=seed, progress=progress)
     model = metrics.pop("model")

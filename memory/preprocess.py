@@ -1,7 +1,9 @@
 """Image preprocessing before the memory: deskew, resize, binarise, edges, skeleton.
 
 All functions take and return stacks of images (n, rows, cols) and are vectorised over
-the stack. Rinkus (2017) resizes MNIST to 16 × 24, binarises and skeletonises it; the
+the stack. :func:`tile_channels` lays several preprocessings of the same images (filled,
+edges, skeleton) side by side in one frame, so that a level of macs on a (1, channels)
+grid gives each channel its own mac. Rinkus (2017) resizes MNIST to 16 × 24, binarises and skeletonises it; the
 skeleton here is Zhang & Suen's (1984, CACM 27(3):236) two-subiteration thinning.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["PreprocessConfig", "binarise", "deskew", "edges", "preprocess", "resize", "skeleton"]
+__all__ = ["PreprocessConfig", "binarise", "deskew", "edges", "preprocess", "resize", "skeleton", "tile_channels"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,37 @@ def preprocess(images: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     if config.dilate:
         binary = ndimage.binary_dilation(binary, structure=np.ones((1, 3, 3), bool), iterations=config.dilate)
     return binary
+
+
+def tile_channels(images: np.ndarray, channels: tuple[PreprocessConfig, ...], tile: tuple[int, int] | None = None) -> np.ndarray:
+    """Preprocess the images once per channel and lay the channels side by side.
+
+    Each channel's binary frame is centred in a tile of ``tile`` pixels (default: the
+    largest channel's shape), padded with off pixels; tile ``c`` occupies columns
+    ``c·tile_cols`` to ``(c+1)·tile_cols``. A level whose grid is (1, channels) and whose
+    RF is the tile then has one mac per channel.
+
+    Args:
+        images: grey images.
+        channels: one preprocessing per channel.
+        tile: (rows, cols) of a tile; every channel must fit.
+
+    Returns:
+        Binary frames, bool.
+
+    Shapes:
+        images: (n, rows, cols) → (n, tile_rows, channels · tile_cols).
+    """
+    if not channels:
+        raise ValueError("channels: expected at least one PreprocessConfig, found none")
+    frames = [preprocess(images, channel) for channel in channels]
+    if tile is None:
+        tile = (max(f.shape[1] for f in frames), max(f.shape[2] for f in frames))
+    out = np.zeros((frames[0].shape[0], tile[0], tile[1] * len(frames)), dtype=bool)
+    for number, frame in enumerate(frames):
+        rows, cols = frame.shape[1:]
+        if rows > tile[0] or cols > tile[1]:
+            raise ValueError(f"channels[{number}]: expected frames within the {tile[0]}x{tile[1]} tile, found {rows}x{cols}")
+        top, left = (tile[0] - rows) // 2, number * tile[1] + (tile[1] - cols) // 2
+        out[:, top : top + rows, left : left + cols] = frame
+    return out

@@ -21,9 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from memory.classify import ClassifyConfig, run_classify
+from memory.classify import ClassifyConfig, default_channels, run_classify
 from memory.plots import plot_timing
-from memory.preprocess import PreprocessConfig
 from memory.timing import TimingConfig, run_timing
 
 SMOKE = os.environ.get("SPARSEWORKS_SMOKE") == "1"
@@ -36,7 +35,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 # %%
 if SMOKE:
     config = ClassifyConfig(dataset="digits", train_per_class=20, test_limit=200, cells_per_cm=256,
-                            preprocess=PreprocessConfig(deskew=False, threshold=0.4))
+                            top_cells_per_cm=128, channels=default_channels("digits"))
 else:
     config = ClassifyConfig(dataset="mnist5k", train_per_class=100, test_limit=1000)
 metrics = run_classify(config, seed=0)
@@ -59,4 +58,5 @@ fig.savefig(OUT / "memory_classify.png", dpi=100)
 timing_config = TimingConfig(sizes=(100, 300, 1000), queries=20) if SMOKE else TimingConfig(sizes=(1000, 3000, 10000, 30000), queries=100)
 timing = run_timing(timing_config, seed=0)
 plot_timing(timing, OUT / "memory_timing.png")
-print("retrieve ratio largest/smallest N:", round(timing["retrieve_ratio_100k_vs_1k"], 2))
+small, large = timing["ratio_sizes"]
+print(f"retrieve time ratio N={large} vs N={small}:", round(timing["retrieve_ratio_largest_vs_smallest"], 2))

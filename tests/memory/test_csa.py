@@ -12,6 +12,15 @@ def test_input_sums_count_active_inputs_through_set_weights():
     np.testing.assert_array_equal(csa.input_sums(active, weights), [[0, 2, 0, 1], [0, 0, 0, 0]])
 
 
+
+def test_input_sums_packed_path_equals_the_plain_count_beyond_255_active_inputs():
+    rng = np.random.default_rng(0)
+    for cells in (16, 12):  # a multiple of 8 (64-bit words) and one that is not
+        weights = rng.random((3, 600, cells)) < 0.9
+        active = rng.random((3, 600)) < np.array([[0.0], [0.95], [0.3]])  # mac 1: > 510 inputs on
+        expected = np.einsum("mr,mrc->mc", active.astype(np.int64), weights.astype(np.int64))
+        np.testing.assert_array_equal(csa.input_sums(active, weights), expected)
+
 def test_expansivity_is_one_below_g_minus_and_maximal_at_one():
     config = CSAConfig(cells_per_cm=8, g_minus=0.1, gamma=2.0, chi=100.0)
     eta = csa.expansivity(np.array([0.0, 0.1, 1.0]), config)

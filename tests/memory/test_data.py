@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from memory.data import read_mnist_csv, read_ts, split_per_class
-from memory.preprocess import PreprocessConfig, binarise, preprocess, resize, skeleton
+from memory.preprocess import PreprocessConfig, binarise, preprocess, resize, skeleton, tile_channels
 
 
 def test_read_mnist_csv_and_its_errors(tmp_path):
@@ -56,3 +56,17 @@ def test_preprocess_shapes_and_skeleton():
     assert out.shape == (2, 8, 8) and out.dtype == bool
     with pytest.raises(ValueError, match="expected a non-empty stack"):
         preprocess(np.zeros((0, 4, 4)), PreprocessConfig())
+
+
+def test_tile_channels_centres_each_channel_in_its_tile():
+    images = np.zeros((2, 8, 8))
+    images[:, 2:6, 3:5] = 1.0
+    plain = PreprocessConfig(deskew=False, threshold=0.5)
+    small = PreprocessConfig(deskew=False, shape=(4, 4), threshold=0.5)
+    frames = tile_channels(images, (plain, small))
+    assert frames.shape == (2, 8, 16) and frames.dtype == bool
+    np.testing.assert_array_equal(frames[:, :, :8], preprocess(images, plain))
+    np.testing.assert_array_equal(frames[:, 2:6, 10:14], preprocess(images, small))
+    assert frames[:, :, 8:].sum() == preprocess(images, small).sum()
+    with pytest.raises(ValueError, match=r"channels\[0\]: expected frames within the 4x4 tile, found 8x8"):
+        tile_channels(images, (plain,), tile=(4, 4))

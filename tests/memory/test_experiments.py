@@ -1,8 +1,8 @@
 import numpy as np
+import pytest
 
 from memory.capacity import CapacityConfig, run_capacity
-from memory.classify import ClassifyConfig, run_classify
-from memory.preprocess import PreprocessConfig
+from memory.classify import ClassifyConfig, default_channels, run_classify
 from memory.sequence import SequenceConfig, run_sequence
 from memory.data import SequenceSet
 from memory.timing import TimingConfig, hopfield_retrieve, run_timing
@@ -17,15 +17,33 @@ def test_capacity_small_recalls_few_items_perfectly():
 def test_timing_small_runs_and_hopfield_retrieves_the_stored_pattern():
     stored = np.eye(4, dtype=np.float32)
     np.testing.assert_allclose(hopfield_retrieve(stored, stored[2], beta=50.0), stored[2], atol=1e-6)
-    metrics = run_timing(TimingConfig(sizes=(20, 40), queries=5, inputs=100, active=10))
-    assert set(metrics) >= {"retrieve_memory", "retrieve_nearest", "retrieve_hopfield", "retrieve_ratio_100k_vs_1k"}
+    metrics = run_timing(TimingConfig(sizes=(40, 20), queries=5, inputs=100, active=10))
+    assert set(metrics) >= {"retrieve_memory", "retrieve_nearest", "retrieve_hopfield", "retrieve_ratio_largest_vs_smallest"}
+    assert metrics["ratio_sizes"] == [20, 40]
+    assert metrics["retrieve_ratio_largest_vs_smallest"] == metrics["retrieve_memory"][1] / metrics["retrieve_memory"][0]
+    assert "retrieve_ratio_100k_vs_1k" not in metrics  # only when N = 10^3 and 10^5 were both timed
+
+
+def test_timing_config_refuses_a_single_size():
+    with pytest.raises(ValueError, match="at least two distinct"):
+        TimingConfig(sizes=(1000, 1000))
+
+
+def test_classify_config_refuses_unknown_channels_and_readouts():
+    with pytest.raises(ValueError, match="channels: expected names among"):
+        default_channels("mnist5k", ("filled", "blurred"))
+    with pytest.raises(ValueError, match="readout: expected one of"):
+        ClassifyConfig(readout="middle")
 
 
 def test_classify_on_digits_small():
     config = ClassifyConfig(dataset="digits", train_per_class=20, test_limit=100, cells_per_cm=256,
-                            preprocess=PreprocessConfig(deskew=False, threshold=0.4))
+                            top_cells_per_cm=64, channels=default_channels("digits"))
     metrics = run_classify(config, seed=0)
-    assert metrics["accuracy"] > 0.4 and 0 < metrics["knn1_accuracy"] <= 1
+    assert metrics["accuracy"] > 0.6 and 0 < metrics["knn1_accuracy"] <= 1
+    assert len(metrics["knn1_accuracy_per_channel"]) == 3 and metrics["frame_shape"] == [16, 48]
+    model = metrics["model"]
+    assert len(model.hierarchy_.levels) == 2 and model.levels == (0, 1)
 
 
 def test_sequence_on_synthetic_orders():
@@ -37,3 +55,10 @@ def test_sequence_on_synthetic_orders():
     metrics = run_sequence(SequenceConfig(window=2, bins=6, cells_per_cm=32), data=(data, data))
     assert metrics["g_learned"] > metrics["g_shuffled"]
     assert metrics["accuracy_with_h"] >= 0.75
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_mnist5k_headline_one_pass_reaches_090():
+    metrics = run_classify(ClassifyConfig(), seed=0)  # 200 per class, one pass, 3,000 test images
+    assert metrics["test_items"] == 3000 and metrics["accuracy"] >= 0.90
