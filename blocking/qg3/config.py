@@ -30,6 +30,8 @@ class QG3Config:
         dt_seconds: time step.
         scheme: ``"rk4"`` (reference) or ``"rk3"`` (three stages, stable at 3600 s).
         dtype: ``"float64"`` or ``"float32"``.
+        chunk_members: the most members the fast kernel advances in one block (cache
+            blocking; results do not depend on it beyond round-off).
     """
 
     truncation: int = 21
@@ -47,11 +49,14 @@ class QG3Config:
     dt_seconds: float = 1800.0
     scheme: str = "rk4"
     dtype: str = "float64"
+    chunk_members: int = 4
 
     def __post_init__(self) -> None:
         if self.scheme not in ("rk4", "rk3"):
             raise ValueError(f"scheme must be 'rk4' or 'rk3', got {self.scheme!r}")
         if self.dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+        if self.chunk_members < 1:
+            raise ValueError(f"chunk_members must be ≥ 1, got {self.chunk_members}")
         if self.dt_seconds <= 0:
             raise ValueError(f"dt_seconds must be positive, got {self.dt_seconds}")

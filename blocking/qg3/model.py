@@ -12,6 +12,8 @@ Equations (Marshall & Molteni 1993, QJRMS 119, eqs. 1–8)::
 
 written after the reference implementation pyshqg 1.0.1 (``core/model.py``), which this
 module reproduces to round-off on its own test store (see ``tests/blocking``).
+:meth:`QG3Model.terms` is the term-by-term path; :meth:`QG3Model.tendency` and the runs use
+the packed kernel :class:`~blocking.qg3.fast.FastTendency` (same tendency, ~3–9× faster).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from blocking.qg3.config import QG3Config
+from blocking.qg3.fast import FastTendency
 from blocking.qg3.operators import coupling_matrix, inversion_matrices, invert_pv, jacobian
 from blocking.qg3.physics import EkmanDrag, ekman_rate, selective_spectrum, thermal_matrix
 from blocking.qg3.transforms import SpectralTransform
@@ -56,7 +59,8 @@ class QG3Model:
                 raise ValueError(f"{name}: expected shape {shape} on the model grid, got {np.shape(array)}")
         self.orography_m = np.asarray(orography_m, dtype=np.float64)
         self.land_sea_mask = np.asarray(land_sea_mask, dtype=np.float64)
-        self.forcing = np.asarray(forcing).astype(dtype)
+        self._forcing = np.asarray(forcing).astype(dtype)
+        self.fast: FastTendency | None = None
         coupling = coupling_matrix(config.rossby_radii_m)
         self.inverse = inversion_matrices(self.transform.laplacian_eigenvalues, coupling).astype(dtype)
         coriolis = 2.0 * config.omega_per_s * self.transform.grid.mu[:, None] * np.ones(grid_shape)
@@ -68,6 +72,19 @@ class QG3Model:
         self.selective = selective_spectrum(self.transform, config.tau_selective_s)[:, None].astype(dtype)
         self.thermal = thermal_matrix(config).astype(dtype)
         self.laplacian = self.transform.laplacian_eigenvalues[:, None].astype(dtype)
+        self.fast = FastTendency(self, config.chunk_members)
+        """The fast kernel on packed states (:mod:`blocking.qg3.fast`), used by :meth:`tendency` and the runs."""
+
+    @property
+    def forcing(self) -> np.ndarray:
+        """The time-independent PV source S on the grid, ``(3, nlat, nlon)`` in 1/s² (settable)."""
+        return self._forcing
+
+    @forcing.setter
+    def forcing(self, value: np.ndarray) -> None:
+        self._forcing = np.asarray(value).astype(self.transform.real_dtype)
+        if self.fast is not None:
+            self.fast.set_forcing(self._forcing)
 
     # ------------------------------------------------------------------ diagnostics
     def streamfunction(self, spec_q: np.ndarray) -> np.ndarray:
@@ -110,7 +127,24 @@ class QG3Model:
                     spec_tendency=spec_tendency)
 
     def tendency(self, spec_q: np.ndarray) -> np.ndarray:
-        """∂q/∂t in spectral space (the fast path of :meth:`terms`: one Legendre sum for all gradients)."""
+        """∂q/∂t in spectral space by the fast kernel (packs, evaluates, unpacks).
+
+        Shapes:
+            spec_q: ``(..., 3, T + 1, T + 1)`` complex; returns the same shape.
+        """
+        spec_q = np.asarray(spec_q)
+        batch = spec_q.shape[:-3]
+        flat = spec_q.reshape(-1, *spec_q.shape[-3:])
+        packed = self.fast.pack(flat)
+        result = self.fast.unpack(self.fast(packed), flat.shape[0])
+        return result.reshape(*batch, *result.shape[1:])
+
+    def direct_tendency(self, spec_q: np.ndarray) -> np.ndarray:
+        """∂q/∂t on the natural layout without the packed kernel (the earlier implementation).
+
+        Kept as an independent cross-check of :class:`~blocking.qg3.fast.FastTendency` and as
+        the same-run baseline of ``benchmarks/qg3_speed.py``.
+        """
         spec_rel = spec_q - self.spec_planetary
         spec_psi = invert_pv(spec_rel, self.inverse)
         levels = spec_q.shape[-3]

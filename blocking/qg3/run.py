@@ -1,8 +1,10 @@
 """Simulation driver: batched members, daily snapshots, atomic checkpoints, Dask members.
 
-A run advances ``members`` copies of the model in one array. Every ``checkpoint_days``
+A run advances ``members`` copies of the model in one array, in the packed layout of the
+fast kernel (:mod:`blocking.qg3.fast`; members in cache-sized chunks). Every ``checkpoint_days``
 the state, the step counter and the random-number state are written atomically
-(``os.replace``) after the output file is synced; a run started again on the same folder
+(``os.replace``; the state in the natural layout, which packs back exactly) after the
+output file is synced; a run started again on the same folder
 resumes from the checkpoint and rewrites the snapshots after it, so its output is
 identical, bit for bit, to an uninterrupted run.
 """
@@ -40,7 +42,10 @@ class SimulationConfig:
         years: saved length per member, after spin-up.
         members: ensemble size.
         spinup_days: days run before the first saved snapshot.
-        dt_seconds, scheme, dtype: time step, ``rk4`` / ``rk3`` and ``float64`` / ``float32``.
+        dt_seconds, scheme, dtype: time step, ``rk3`` / ``rk4`` and ``float64`` / ``float32``.
+            Default: Kutta's RK3 at 3600 s (3 tendencies per model hour; a 20-year run stays
+            finite, with the same mean energy as at 5400 s); the reference configuration of
+            pyshqg, and of the parity tests, is RK4 at 1800 s (8 tendencies per hour).
         output_every_days: snapshot interval.
         checkpoint_every_days: checkpoint interval.
         perturbation: relative amplitude of the random PV perturbation given to each member.
@@ -51,8 +56,8 @@ class SimulationConfig:
     years: float = 1.0
     members: int = 1
     spinup_days: float = 0.0
-    dt_seconds: float = 1800.0
-    scheme: str = "rk4"
+    dt_seconds: float = 3600.0
+    scheme: str = "rk3"
     dtype: str = "float64"
     output_every_days: float = 1.0
     checkpoint_every_days: float = 30.0
@@ -137,9 +142,11 @@ def simulate_members(config: SimulationConfig, members, output: Path, checkpoint
     resume = checkpoint.exists() and output.exists()
     if resume:
         saved = np.load(checkpoint)
-        state, current, written = saved["state"], int(saved["step"]), int(saved["written"])
+        natural, current, written = saved["state"], int(saved["step"]), int(saved["written"])
     else:
-        state, current, written = initial_state(model, initial_q, members, config.seed, config.perturbation), 0, 0
+        natural, current, written = initial_state(model, initial_q, members, config.seed, config.perturbation), 0, 0
+    count = natural.shape[0]
+    state = model.fast.pack(natural)  # the packed layout of the fast kernel; exact round trip
     writer = OutputWriter(output, model.transform.grid, members, LEVELS_HPA, resume=resume,
                           attributes=dict(source="blocking.qg3", simulation_config=json.dumps(asdict(config))))
     finite, started, done_here = True, time.perf_counter(), 0
@@ -148,25 +155,25 @@ def simulate_members(config: SimulationConfig, members, output: Path, checkpoint
 
         bar = tqdm(total=total, initial=current, disable=not progress, desc="qg3", unit="step")
         if current == 0 and spinup == 0:
-            writer.write(0, 0.0, _snapshot(model, state))
+            writer.write(0, 0.0, _snapshot(model, natural))
             written = 1
         while current < total:
             if stop_after_steps is not None and done_here >= stop_after_steps:
                 return dict(finite=finite, steps=done_here, wall_seconds=time.perf_counter() - started,
                             completed=False)
-            state = step(model.tendency, state, config.dt_seconds)
+            state = step(model.fast, state, config.dt_seconds)
             current += 1
             done_here += 1
             bar.update(1)
             if current >= spinup and (current - spinup) % every == 0:
                 index = (current - spinup) // every
-                fields = _snapshot(model, state)
+                fields = _snapshot(model, model.fast.unpack(state, count))
                 finite = finite and all(bool(np.isfinite(v).all()) for v in fields.values())
                 writer.write(index, (current - spinup) * config.dt_seconds / SECONDS_PER_DAY, fields)
                 written = index + 1
             if current % checkpoint_every == 0 or current == total:
                 writer.sync()
-                _save_checkpoint(checkpoint, state, current, written)
+                _save_checkpoint(checkpoint, model.fast.unpack(state, count), current, written)
         bar.close()
     finally:
         writer.close()
