@@ -1,0 +1,101 @@
+"""Training on several processes with DistributedDataParallel (launched by ``torchrun``).
+
+Every rank holds the full model and the full data, draws the same shuffled order and the
+same negatives (same seeds), and trains on its own slice of every global batch; DDP
+averages the gradients, so a step equals a single-process step on the global batch up to
+floating-point summation order. Dynamic sparse updates decide from rank 0's state and are
+broadcast (:func:`broadcast_masks`), so masks stay identical on every rank.
+
+Backends: gloo on CPU, NCCL on GPUs (sparse embedding gradients work over gloo only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from sparse_core.masks import masked_parameters
+
+__all__ = ["DistContext", "broadcast_masks", "context", "init_from_env", "local_slice", "masks_digest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process sits: ``rank`` of ``world_size`` (1 process: rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def context() -> DistContext:
+    """The current process group's rank and size, or a single-process context."""
+    if dist.is_available() and dist.is_initialized():
+        return DistContext(dist.get_rank(), dist.get_world_size())
+    return DistContext()
+
+
+def init_from_env(device: torch.device) -> DistContext:
+    """Joins the process group described by torchrun's environment (``RANK``, ``WORLD_SIZE``, ...).
+
+    Uses NCCL for CUDA devices and gloo otherwise. Without torchrun's variables it returns a
+    single-process context and initialises nothing.
+    """
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+        return DistContext()
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, timeout=dt.timedelta(minutes=10))
+        log.info("joined process group: rank %d of %d (%s)", dist.get_rank(), dist.get_world_size(), backend)
+    return context()
+
+
+def local_slice(batch: Tensor, ctx: DistContext) -> Tensor:
+    """This rank's share of a global batch: rows ``rank, rank + world, ...``.
+
+    Shapes:
+        - batch: ``(global_batch, ...)``; return: ``(about global_batch / world, ...)``.
+    """
+    return batch[ctx.rank :: ctx.world_size] if ctx.active else batch
+
+
+@torch.no_grad()
+def broadcast_masks(model: nn.Module, src: int = 0) -> None:
+    """Copies rank ``src``'s masks and masked weights to every rank.
+
+    Call it on every rank after each prune-and-regrow step. Each rank's updater decides from
+    its local gradient (the dense gradient is captured before DDP averages it), so the
+    decisions can differ; rank ``src``'s decision wins. The masked ``original`` tensors are
+    broadcast too, because a rank zeroes only the weights it regrew itself.
+    """
+    if not context().active:
+        return
+    for original, mask in masked_parameters(model).values():
+        buffer = mask.to(torch.uint8)
+        dist.broadcast(buffer, src=src)
+        mask.copy_(buffer.bool())
+        dist.broadcast(original.data, src=src)
+
+
+def masks_digest(model: nn.Module) -> Tensor:
+    """A float64 fingerprint of the masks (weighted position sums), for cross-rank checks."""
+    total = torch.zeros((), dtype=torch.float64)
+    for _, mask in sorted(masked_parameters(model).items()):
+        flat = mask[1].reshape(-1).double()
+        total += (flat * torch.arange(1, flat.numel() + 1, dtype=torch.float64, device=flat.device)).sum().cpu()
+    return total

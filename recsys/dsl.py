@@ -1,0 +1,121 @@
+"""Dynamic sparse learning (DSL) for recommendation models (Wang et al., WSDM 2024).
+
+A model is trained sparse from scratch at a fixed parameter budget: every embedding table
+(every parameter with two or more dimensions) starts with a uniform random mask at the
+target density (DSL Sec. 3.2), and every ``update_every`` steps the updater of
+:mod:`sparse_core.dynamic` drops the smallest-magnitude active weights and regrows as many
+inactive positions by gradient magnitude, at zero, with a cosine-decayed update fraction
+(DSL Sec. 3.3, Eqs. 3-5). With a joint user-item table (``joint_table=True`` in the
+models) one per-tensor budget covers users and items together, so their split can drift;
+with separate tables each keeps its own budget, unless ``budget="global"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
+from sparse_core.masks import Mask, apply_mask, masked_parameters
+from sparse_core.masks import named_parameters as unmasked_named_parameters
+from sparse_core.pruning import random_mask
+
+__all__ = ["DSLConfig", "make_updater", "parameter_counts", "sparsify"]
+
+
+@dataclass(frozen=True)
+class DSLConfig:
+    """Dynamic sparse learning settings.
+
+    Attributes:
+        density: Fraction of weights kept in every masked tensor (1.0 = dense training).
+        update_every: Steps between prune-and-regrow updates (DSL's Delta T).
+        initial_fraction: Fraction of active weights replaced at the first update (DSL: 0.5).
+        end_fraction: Share of the planned training steps after which masks are frozen.
+        budget: ``"per_tensor"`` or ``"global"`` (see :class:`sparse_core.dynamic.DynamicSparseConfig`).
+        regrowth: ``"gradient"`` (DSL, RigL) or ``"random"`` (SET).
+    """
+
+    density: float = 1.0
+    update_every: int = 150
+    initial_fraction: float = 0.5
+    end_fraction: float = 0.75
+    budget: Literal["per_tensor", "global"] = "per_tensor"
+    regrowth: Literal["gradient", "random"] = "gradient"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.density <= 1.0:
+            raise ValueError(f"DSLConfig.density must lie in (0, 1], found {self.density}")
+        if not 0.0 <= self.end_fraction <= 1.0:
+            raise ValueError(f"DSLConfig.end_fraction must lie in [0, 1], found {self.end_fraction}")
+
+    @property
+    def sparse(self) -> bool:
+        return self.density < 1.0
+
+
+def sparsify(model: nn.Module, density: float, generator: torch.Generator) -> Mask:
+    """Masks every parameter with >= 2 dimensions of ``model`` uniformly at random, in place.
+
+    Args:
+        model: The model (embedding tables and weight matrices are masked; biases are not).
+        density: Fraction of each tensor kept; exactly ``round(density * numel)`` entries.
+        generator: CPU generator; the same seed gives the same mask.
+
+    Returns:
+        The applied mask.
+    """
+    mask = random_mask(model, density, generator)
+    apply_mask(model, mask)
+    return mask
+
+
+def make_updater(
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: DSLConfig, planned_steps: int,
+    generator: torch.Generator | None = None,
+) -> DynamicSparseUpdater:
+    """The prune-and-regrow updater for a model masked by :func:`sparsify`.
+
+    Args:
+        model: The masked model (unwrapped, not the DDP wrapper).
+        optimizer: Its optimizer.
+        config: DSL settings.
+        planned_steps: Steps the run may take at most; masks freeze at ``end_fraction`` of it.
+        generator: For random regrowth.
+
+    Returns:
+        The updater; call ``updater.step(step)`` after every ``optimizer.step()``.
+    """
+    end_step = max(config.update_every, math.floor(config.end_fraction * planned_steps))
+    dynamic = DynamicSparseConfig(
+        regrowth=config.regrowth, update_every=config.update_every, end_step=end_step,
+        initial_fraction=config.initial_fraction, decay="cosine", budget=config.budget,
+    )
+    return DynamicSparseUpdater(model, optimizer, dynamic, generator=generator)
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int | float | dict[str, float]]:
+    """The parameter budget: masked entries kept plus every unmasked parameter.
+
+    Counts the mask, not the values, so a weight regrown at exactly zero still counts.
+
+    Returns:
+        ``nonzeros``, ``dense_parameters``, ``density`` and per-tensor ``tensor_densities``.
+    """
+    masked = masked_parameters(model)
+    dense = nonzeros = 0
+    densities = {}
+    for name, param in unmasked_named_parameters(model):
+        dense += param.numel()
+        if name in masked:
+            kept = int(masked[name][1].sum())
+            nonzeros += kept
+            densities[name] = kept / param.numel()
+        else:
+            nonzeros += param.numel()
+    return {"nonzeros": nonzeros, "dense_parameters": dense, "density": nonzeros / max(dense, 1),
+            "tensor_densities": densities}

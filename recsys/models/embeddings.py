@@ -1,0 +1,94 @@
+"""User and item embedding tables, as one joint table or as two separate ones.
+
+The DSL reference code keeps LightGCN's users and items in one table, so one per-tensor
+parameter budget covers both and their split can drift during training (Wang et al. 2024);
+two tables give users and items separate budgets.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["EmbeddingRanker", "UserItemEmbedding"]
+
+
+class UserItemEmbedding(nn.Module):
+    """Embedding rows for ``num_users`` users followed by ``num_items`` items.
+
+    Args:
+        num_users: Users.
+        num_items: Items.
+        dim: Embedding size.
+        joint: One table ``table.weight`` of ``num_users + num_items`` rows if True, else
+            ``users.weight`` and ``items.weight``.
+        init_std: Standard deviation of the normal initialisation (LightGCN: 0.1).
+        generator: Optional generator for the initialisation.
+    """
+
+    def __init__(self, num_users: int, num_items: int, dim: int, joint: bool = True,
+                 init_std: float = 0.1, generator: torch.Generator | None = None):
+        super().__init__()
+        self.num_users, self.num_items, self.dim, self.joint = num_users, num_items, dim, joint
+        if joint:
+            self.table = nn.Embedding(num_users + num_items, dim)
+            tables = [self.table]
+        else:
+            self.users = nn.Embedding(num_users, dim)
+            self.items = nn.Embedding(num_items, dim)
+            tables = [self.users, self.items]
+        with torch.no_grad():
+            for table in tables:
+                table.weight.normal_(0.0, init_std, generator=generator)
+
+    def all(self) -> Tensor:
+        """Every row, users first.
+
+        Shapes:
+            - return: ``(num_users + num_items, dim)``
+        """
+        if self.joint:
+            return self.table.weight
+        return torch.cat([self.users.weight, self.items.weight], dim=0)
+
+    def split(self) -> tuple[Tensor, Tensor]:
+        """``(user rows, item rows)`` of shapes ``(num_users, dim)`` and ``(num_items, dim)``."""
+        if self.joint:
+            weight = self.table.weight
+            return weight[: self.num_users], weight[self.num_users :]
+        return self.users.weight, self.items.weight
+
+
+class EmbeddingRanker(nn.Module):
+    """Base of the top-K models: an ``embedding`` (:class:`UserItemEmbedding`) and
+    ``final_embeddings()``; scores are inner products ``s_ui = <e_u, e_i>``."""
+
+    embedding: UserItemEmbedding
+
+    def final_embeddings(self) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def forward(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """BPR triple scores and the squared norm of the batch's raw embeddings.
+
+        Returns:
+            ``(s_ui, s_uj, l2)`` where ``l2 = (|e_u|^2 + |e_i|^2 + |e_j|^2).sum() / 2 / batch``.
+
+        Shapes:
+            - users, positives, negatives: ``(batch,)``; s_ui, s_uj: ``(batch,)``; l2: scalar.
+        """
+        user_rows, item_rows = self.final_embeddings()
+        u, i, j = user_rows[users], item_rows[positives], item_rows[negatives]
+        ego_u, ego_i = self.embedding.split()
+        l2 = (ego_u[users].pow(2).sum() + ego_i[positives].pow(2).sum() + ego_i[negatives].pow(2).sum())
+        return (u * i).sum(-1), (u * j).sum(-1), l2 / 2 / users.numel()
+
+    @torch.no_grad()
+    def score_users(self, users: Tensor) -> Tensor:
+        """Scores of every item for each user.
+
+        Shapes:
+            - users: ``(batch,)``; return: ``(batch, num_items)``.
+        """
+        user_rows, item_rows = self.final_embeddings()
+        return user_rows[users] @ item_rows.T

@@ -1,0 +1,236 @@
+"""Top-K recommendation: MF or LightGCN trained with BPR, dense or with DSL, full-ranking metrics.
+
+The protocol of LightGCN and DSL (He et al. 2020; Wang et al. 2024): implicit feedback,
+per-user random 80/20 split, a validation slice of the training part for early stopping on
+Recall@20, uniform negative sampling, Adam, and Recall@K / NDCG@K over all items with the
+user's known items excluded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from recsys.costs import topk_macs
+from recsys.data.movielens import Interactions
+from recsys.data.splits import TopKSplit
+from recsys.distributed import broadcast_masks, context, local_slice
+from recsys.dsl import DSLConfig, make_updater, parameter_counts, sparsify
+from recsys.metrics import topk_metrics, user_item_matrix
+from recsys.models.embeddings import EmbeddingRanker
+from recsys.models.lightgcn import LightGCN, normalized_adjacency
+from recsys.models.mf import MF, bpr_loss
+from recsys.trainer import TrainerConfig, fit
+
+__all__ = ["TopKConfig", "build_model", "load_split", "run_topk", "sample_negatives", "train_topk"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopKConfig:
+    """A top-K training run.
+
+    Attributes:
+        model: ``"mf"`` or ``"lightgcn"``.
+        embedding_dim: Embedding size (LightGCN / DSL: 64).
+        layers: LightGCN propagation layers (3).
+        joint_table: Users and items in one embedding table (one DSL budget) or two.
+        batch_size: BPR triples per step (summed over processes under DDP).
+        learning_rate: Adam's step size.
+        l2: Weight of the L2 penalty on the batch's raw embeddings (LightGCN: 1e-4).
+        trainer: Epochs, patience, evaluation interval; early stopping on validation Recall@20.
+        dsl: Density and prune-and-regrow schedule (density 1.0 = dense).
+        ks: Cut-offs of Recall@K and NDCG@K.
+        dataset: Only ``"ml100k"`` (MovieLens-100k) for now.
+        split_seed: Seed of the per-user split (fixed across training seeds).
+        test_fraction: Share of each user's interactions held out for test.
+        valid_fraction: Share of each user's training interactions held out for validation.
+    """
+
+    model: Literal["mf", "lightgcn"] = "lightgcn"
+    embedding_dim: int = 64
+    layers: int = 3
+    joint_table: bool = True
+    batch_size: int = 2048
+    learning_rate: float = 1e-2
+    l2: float = 1e-4
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(epochs=60, patience=3, eval_every=5))
+    dsl: DSLConfig = field(default_factory=DSLConfig)
+    ks: tuple[int, ...] = (10, 20)
+    dataset: str = "ml100k"
+    split_seed: int = 2020
+    test_fraction: float = 0.2
+    valid_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.model not in ("mf", "lightgcn"):
+            raise ValueError(f"TopKConfig.model must be 'mf' or 'lightgcn', found {self.model!r}")
+
+
+def build_model(config: TopKConfig, train: Interactions, device: torch.device, generator: torch.Generator) -> EmbeddingRanker:
+    """An MF or LightGCN model for the id space of ``train`` (LightGCN's graph is ``train``)."""
+    if config.model == "mf":
+        model = MF(train.num_users, train.num_items, config.embedding_dim, config.joint_table, generator=generator)
+        return model.to(device)
+    adjacency = normalized_adjacency(train.users, train.items, train.num_users, train.num_items, device=device)
+    model = LightGCN(train.num_users, train.num_items, adjacency, config.embedding_dim, config.layers,
+                     config.joint_table, generator=generator)
+    return model.to(device)
+
+
+def sample_negatives(users: np.ndarray, known_keys: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly drawn item per user that the user has not interacted with.
+
+    Args:
+        users: User of every triple.
+        known_keys: Sorted ``user * num_items + item`` of the known interactions.
+        num_items: Items to draw from.
+        rng: Random generator (its draws decide the negatives).
+
+    Shapes:
+        - users: ``(batch,)``; return: ``(batch,)`` int64.
+    """
+    negatives = rng.integers(0, num_items, size=users.shape[0])
+    todo = np.arange(users.shape[0])
+    for _ in range(100):
+        keys = users[todo] * num_items + negatives[todo]
+        position = np.minimum(np.searchsorted(known_keys, keys), known_keys.size - 1)
+        clash = known_keys[position] == keys
+        if not clash.any():
+            return negatives
+        todo = todo[clash]
+        negatives[todo] = rng.integers(0, num_items, size=todo.size)
+    raise RuntimeError("could not draw negatives: some user has interacted with (almost) every item")
+
+
+def train_topk(
+    config: TopKConfig,
+    split: TopKSplit,
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    folder: Path | None = None,
+    progress: bool = False,
+) -> dict:
+    """Trains and evaluates one top-K model; runs unchanged under ``torchrun`` (DDP).
+
+    Args:
+        config: The run's settings.
+        split: Train / validation / test interactions.
+        seed: Seeds initialisation, masks, shuffling and negatives.
+        device: Where to train.
+        folder: Run folder for ``best.pt`` and the per-epoch ``metrics.json``.
+        progress: Show progress bars.
+
+    Returns:
+        Test ``recall@K`` / ``ndcg@K``, ``nonzeros``, ``dense_parameters``, ``density``,
+        ``epoch_seconds``, MAC counts (sparse and dense), the best validation metrics and the
+        per-epoch history (``epochs``).
+    """
+    device = torch.device(device)
+    ctx = context()
+    train = split.train
+    generator = torch.Generator().manual_seed(seed)
+    model = build_model(config, train, device, generator)
+    if config.dsl.sparse:
+        sparsify(model, config.dsl.density, generator)
+    trained = model
+    if ctx.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, forward_sync_buffers=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    steps_per_epoch = -(-len(train) // config.batch_size)
+    updater = None
+    if config.dsl.sparse:
+        updater = make_updater(model, optimizer, config.dsl, steps_per_epoch * config.trainer.epochs,
+                               generator=torch.Generator().manual_seed(seed + 1))
+
+    def after_step(step: int) -> None:
+        if updater is not None and updater.step(step):
+            broadcast_masks(model)
+
+    known_keys = np.sort(train.users * train.num_items + train.items)
+    users_t, items_t = torch.as_tensor(train.users), torch.as_tensor(train.items)
+
+    def batches(epoch: int):
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(train))
+        negatives = torch.as_tensor(sample_negatives(train.users[order], known_keys, train.num_items, rng))
+        order = torch.as_tensor(order)
+        for start in range(0, order.numel(), config.batch_size):
+            rows = order[start : start + config.batch_size]
+            batch = (users_t[rows], items_t[rows], negatives[start : start + config.batch_size])
+            yield tuple(local_slice(t, ctx).to(device) for t in batch)
+
+    def loss(batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        positive, negative, l2 = trained(*batch)
+        return bpr_loss(positive, negative) + config.l2 * l2
+
+    train_matrix = user_item_matrix(train.users, train.items, train.num_users, train.num_items)
+    valid_matrix = user_item_matrix(split.valid.users, split.valid.items, train.num_users, train.num_items)
+    test_matrix = user_item_matrix(split.test.users, split.test.items, train.num_users, train.num_items)
+    known = user_item_matrix(np.concatenate([train.users, split.valid.users]),
+                             np.concatenate([train.items, split.valid.items]), train.num_users, train.num_items)
+
+    def score(users: Tensor) -> Tensor:
+        return model.score_users(users.to(device))
+
+    def evaluate() -> dict[str, float]:
+        return topk_metrics(score, valid_matrix, train_matrix, config.ks)
+
+    result = fit(model, optimizer, batches, loss, evaluate, config.trainer, after_step=after_step,
+                 folder=folder if ctx.is_main else None, progress=progress and ctx.is_main)
+    model.eval()
+    test = topk_metrics(score, test_matrix, known, config.ks)
+    counts = parameter_counts(model)
+    sparse_macs = topk_macs(model, config.batch_size)
+    dense_macs = topk_macs(model, config.batch_size, dense=True)
+    metrics = {name: test[name] for name in test if name != "users"}
+    metrics.update({
+        "nonzeros": counts["nonzeros"],
+        "dense_parameters": counts["dense_parameters"],
+        "density": counts["density"],
+        "tensor_densities": counts["tensor_densities"],
+        "epoch_seconds": result.epoch_seconds,
+        "samples_per_second": result.samples_per_second * ctx.world_size,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "steps": result.steps,
+        "train_macs_per_step": sparse_macs["train_macs_per_step"],
+        "dense_train_macs_per_step": dense_macs["train_macs_per_step"],
+        "inference_macs": sparse_macs["inference_macs"],
+        "dense_inference_macs": dense_macs["inference_macs"],
+        "exploration_rate": updater.exploration_rate() if updater is not None else 1.0,
+        "mask_updates": updater.updates_done if updater is not None else 0,
+        "valid": result.best_metrics,
+        "world_size": ctx.world_size,
+        "epochs": result.history,
+    })
+    if updater is not None:
+        updater.close()
+    return metrics
+
+
+def load_split(config: TopKConfig, folder: Path | None = None) -> TopKSplit:
+    """The dataset of ``config`` split per user (fetched on first use unless ``folder`` is given)."""
+    if config.dataset != "ml100k":
+        raise ValueError(f"unknown top-K dataset {config.dataset!r}; available: 'ml100k'")
+    from recsys.data.movielens import load_interactions, ml100k_folder
+    from recsys.data.splits import split_per_user
+
+    interactions = load_interactions(folder if folder is not None else ml100k_folder())
+    return split_per_user(interactions, config.test_fraction, config.valid_fraction, config.split_seed)
+
+
+def run_topk(config: TopKConfig, *, seed: int = 0, device: torch.device | str = "cpu",
+             folder: Path | None = None, progress: bool = False) -> dict:
+    """Loads and splits the dataset, then :func:`train_topk`; what ``sparseworks recsys topk`` runs."""
+    return train_topk(config, load_split(config), seed=seed, device=device, folder=folder, progress=progress)

@@ -1,0 +1,44 @@
+"""DDP with two local processes (gloo): identical parameters and masks, metrics as one process."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(args, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_two_processes_stay_identical_and_match_one(tmp_path):
+    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), str(WORKER), str(tmp_path)], tmp_path)
+    run([sys.executable, str(WORKER), str(tmp_path)], tmp_path)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}_of2.pt", weights_only=True) for r in (0, 1))
+    single = torch.load(tmp_path / "rank0_of1.pt", weights_only=True)
+    assert rank0["metrics"]["world_size"] == 2 and single["metrics"]["world_size"] == 1
+    assert rank0["metrics"]["mask_updates"] > 0
+    for name in rank0["masks"]:
+        assert torch.equal(rank0["masks"][name], rank1["masks"][name])
+    for name in rank0["parameters"]:
+        torch.testing.assert_close(rank0["parameters"][name], rank1["parameters"][name], rtol=0, atol=0)
+    assert rank0["digest"] == rank1["digest"]
+    assert rank0["metrics"]["nonzeros"] == single["metrics"]["nonzeros"]
+    # same global batches and negatives; only gradient summation order and rank 0's local regrowth differ
+    assert abs(rank0["metrics"]["recall@20"] - single["metrics"]["recall@20"]) < 0.05
+    assert abs(rank0["metrics"]["ndcg@20"] - single["metrics"]["ndcg@20"]) < 0.05
