@@ -31,6 +31,7 @@ demo: setup
 	$(VENV)/bin/sparseworks demo
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --group bench
 	@set -e; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; \
 		echo "== $$script"; OMP_NUM_THREADS=1 $(PY) "$$script"; \
