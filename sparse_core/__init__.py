@@ -13,8 +13,7 @@ not import torch and the ``sparseworks`` command starts fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sparse_core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # masks
@@ -91,15 +90,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"sparse_core.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sparse_core' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

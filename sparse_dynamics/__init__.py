@@ -12,8 +12,7 @@ torch nor pymunk, so tools that only read compact networks stay light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sparse_core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "make_task": "tasks",
@@ -44,15 +43,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"sparse_dynamics.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sparse_dynamics' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
