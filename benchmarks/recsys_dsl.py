@@ -5,7 +5,8 @@ every figure in the table can be reproduced alone. Reports test Recall@20 / NDCG
 ± std over seeds, the ratio to dense, nonzeros against the dense parameter count, training
 and inference multiply-accumulates, and training seconds per epoch against dense.
 
-Run:  .venv/bin/python benchmarks/recsys_dsl.py [--model lightgcn] [--densities 1.0 0.5 0.2] [--seeds 3] [--parallel 3]
+Run:  .venv/bin/python benchmarks/recsys_dsl.py [--model lightgcn] [--densities 1.0 0.5 0.2] [--seeds 3] [--parallel 2]
+      [--extra "--initial-mask columns"]   (the column-initialised DSL of recsys.dsl)
 Writes benchmarks/results/recsys_dsl_<model>.json.
 """
 
@@ -87,7 +88,7 @@ def main() -> None:
         })
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"recsys_dsl_{args.model}.json"
-    path.write_text(json.dumps({"model": args.model, "seeds": args.seeds, "threads": args.threads, "rows": table}, indent=2) + "\n")
+    path.write_text(json.dumps({"model": args.model, "seeds": args.seeds, "threads": args.threads, "extra": args.extra, "rows": table}, indent=2) + "\n")
     print(f"\n{args.model} on ml100k, {args.seeds} seeds, {args.threads} thread(s)")
     header = f"{'density':>7}  {'Recall@20':>17}  {'NDCG@20':>17}  {'vs dense':>8}  {'nonzeros':>16}  {'s/epoch':>7}  {'time':>5}  {'train MACs':>10}  {'infer MACs':>10}"
     print(header)

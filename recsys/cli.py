@@ -83,6 +83,8 @@ def topk(
     initial_fraction: Annotated[float, typer.Option("--initial-fraction", help="DSL's first update fraction (cosine-decayed).")] = 0.5,
     end_fraction: Annotated[float, typer.Option("--end-fraction", min=0.0, max=1.0, help="Share of the planned steps after which masks freeze.")] = 0.75,
     budget: Annotated[str, typer.Option("--budget", help="per_tensor or global.")] = "per_tensor",
+    initial_mask: Annotated[str, typer.Option("--initial-mask", help="random (DSL) or columns (whole columns kept at first).")] = "random",
+    rescale_init: Annotated[bool, typer.Option("--rescale-init", help="Scale the sparse initial weights by 1/sqrt(density).")] = False,
     out: OutOption = None,
     seed: SeedOption = 0,
     json_output: JsonOption = False,
@@ -94,6 +96,8 @@ def topk(
     Examples:
 
       sparseworks recsys topk --model lightgcn --density 0.2 --seed 1 --json
+
+      sparseworks recsys topk --model lightgcn --density 0.2 --initial-mask columns --json
 
       sparseworks recsys topk --model mf --density 0.5 --separate-tables --out runs/mf05
 
@@ -108,7 +112,8 @@ def topk(
         batch_size=batch_size, learning_rate=learning_rate,
         trainer=TrainerConfig(epochs=epochs, patience=patience, eval_every=eval_every),
         dsl=DSLConfig(density=density, update_every=update_every, initial_fraction=initial_fraction,
-                      end_fraction=end_fraction, budget=budget),
+                      end_fraction=end_fraction, budget=budget, rescale_init=rescale_init,
+                      initial_mask=initial_mask),
         dataset=dataset,
     )
     run, torch_device, ctx = _start("topk", config, out, seed, threads, device)

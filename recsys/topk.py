@@ -140,7 +140,8 @@ def train_topk(
     generator = torch.Generator().manual_seed(seed)
     model = build_model(config, train, device, generator)
     if config.dsl.sparse:
-        sparsify(model, config.dsl.density, generator)
+        sparsify(model, config.dsl.density, generator, rescale=config.dsl.rescale_init,
+                 initial_mask=config.dsl.initial_mask)
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel

@@ -162,7 +162,10 @@ class DynamicSparseUpdater:
     that attaches a gradient hook to the effective weight, and sums ``dL/dW_effective``
     over all uses since the previous `step` (so gradient accumulation and weight sharing
     work). This costs one parameter-sized tensor per masked parameter. The sums are
-    cleared by every `step`; checkpoint between steps.
+    cleared by every `step`; checkpoint between steps. Only the gradients an update will
+    use are captured: ``step(t)`` arms the capture for the backward passes before
+    ``step(t + 1)`` if ``t + 1`` is an update step, so pass consecutive step numbers (a new
+    or resumed updater captures until its first `step`).
 
     Args:
         model: A model with masks applied by `sparse_core.masks.apply_mask`.
@@ -195,6 +198,7 @@ class DynamicSparseUpdater:
         self.ever_active = {name: mask.detach().clone() for name, (_, mask) in self._masked.items()}
         self.updates_done = 0
         self._dense_gradients: dict[str, Tensor] = {}
+        self._capture = True  # whether the backward passes before the next step() are recorded
         self._hook_handles = []
         if config.regrowth == "gradient":
             for name in self._masked:
@@ -207,7 +211,7 @@ class DynamicSparseUpdater:
 
     def _gradient_capture(self, name: str):
         def forward_hook(module: nn.Module, inputs: Any, effective_weight: Tensor) -> None:
-            if effective_weight.requires_grad:
+            if self._capture and effective_weight.requires_grad:
                 effective_weight.register_hook(lambda gradient: self._accumulate(name, gradient))
 
         return forward_hook
@@ -253,6 +257,9 @@ class DynamicSparseUpdater:
         """
         dense_gradients, self._dense_gradients = self._dense_gradients, {}
         config = self.config
+        self._capture = config.regrowth == "gradient" and is_update_step(
+            step + 1, config.update_every, config.start_step, config.end_step
+        )
         if not is_update_step(step, config.update_every, config.start_step, config.end_step):
             return False
         grow_scores = self._grow_scores(dense_gradients)
@@ -347,3 +354,4 @@ class DynamicSparseUpdater:
         self.generator.set_state(state["generator_state"].cpu())
         self.updates_done = int(state["updates_done"])
         self._dense_gradients = {}
+        self._capture = True

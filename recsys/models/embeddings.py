@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 __all__ = ["EmbeddingRanker", "UserItemEmbedding"]
 
@@ -77,9 +78,10 @@ class EmbeddingRanker(nn.Module):
         Shapes:
             - users, positives, negatives: ``(batch,)``; s_ui, s_uj: ``(batch,)``; l2: scalar.
         """
-        user_rows, item_rows = self.final_embeddings()
+        with parametrize.cached():  # a masked table is computed once, not once per access
+            user_rows, item_rows = self.final_embeddings()
+            ego_u, ego_i = self.embedding.split()
         u, i, j = user_rows[users], item_rows[positives], item_rows[negatives]
-        ego_u, ego_i = self.embedding.split()
         l2 = (ego_u[users].pow(2).sum() + ego_i[positives].pow(2).sum() + ego_i[negatives].pow(2).sum())
         return (u * i).sum(-1), (u * j).sum(-1), l2 / 2 / users.numel()
 

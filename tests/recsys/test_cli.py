@@ -15,7 +15,7 @@ def run_cli(*args, tmp_path):
 @pytest.mark.network
 def test_topk_smoke(tmp_path):
     metrics = run_cli("topk", "--model", "mf", "--density", "0.5", "--epochs", "1", "--eval-every", "1",
-                      "--dataset", "ml100k", "--seed", "1", tmp_path=tmp_path)
+                      "--dataset", "ml100k", "--seed", "1", "--initial-mask", "columns", tmp_path=tmp_path)
     for key in ("recall@20", "ndcg@20", "nonzeros", "dense_parameters", "epoch_seconds"):
         assert key in metrics
     assert metrics["nonzeros"] == metrics["dense_parameters"] // 2

@@ -50,3 +50,23 @@ def test_config_is_validated():
     with pytest.raises(ValueError, match="density must lie in \\(0, 1\\]"):
         DSLConfig(density=0.0)
     assert not DSLConfig().sparse and DSLConfig(density=0.5).sparse
+
+
+def test_column_initial_mask_fills_whole_columns_with_the_exact_budget():
+    generator = torch.Generator().manual_seed(3)
+    model = MF(10, 12, dim=8, joint=True, generator=generator)
+    mask = sparsify(model, 0.3, generator, initial_mask="columns")
+    table = mask["embedding.table.weight"]
+    assert int(table.sum()) == round(0.3 * 22 * 8) == 53  # 2 whole columns of 22 rows + 9 rows of a third
+    per_column = sorted(table.sum(0).tolist(), reverse=True)
+    assert per_column == [22, 22, 9, 0, 0, 0, 0, 0]
+    assert parameter_counts(model)["nonzeros"] == 53
+
+
+def test_rescaled_initialisation_divides_by_root_density():
+    plain, scaled = (MF(10, 12, dim=8, generator=torch.Generator().manual_seed(0)) for _ in range(2))
+    sparsify(plain, 0.25, torch.Generator().manual_seed(1))
+    sparsify(scaled, 0.25, torch.Generator().manual_seed(1), rescale=True)
+    assert torch.allclose(scaled.embedding.table.weight, 2.0 * plain.embedding.table.weight)
+    with pytest.raises(ValueError, match="initial_mask"):
+        DSLConfig(density=0.5, initial_mask="rows")

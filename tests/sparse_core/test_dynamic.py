@@ -65,6 +65,46 @@ def test_dense_gradients_are_summed_over_backward_passes_and_cleared_each_step()
     assert torch.equal(masked_parameters(model)["0.weight"][1], expected_mask)
 
 
+def test_dense_gradients_are_captured_only_before_update_steps():
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = DynamicSparseConfig(regrowth="gradient", update_every=4, end_step=10)
+    updater = DynamicSparseUpdater(model, optimizer, config)
+    captured = {}
+    for step in range(1, 15):
+        for micro in range(2):  # gradient accumulation: two backward passes per step
+            x, y = _batch(10 * step + micro)
+            nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        captured[step] = sorted(updater._dense_gradients)
+        assert updater.step(step) == (step in (4, 8))
+        optimizer.zero_grad()
+    # A new updater captures before its first step; then only before steps 4 and 8 (end_step 10).
+    assert captured[1] == sorted(masked_parameters(model))
+    assert [step for step, names in captured.items() if names] == [1, 4, 8]
+    assert updater.updates_done == 2
+
+
+def test_captured_gradient_sums_every_backward_pass_before_an_update():
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    updater = DynamicSparseUpdater(model, optimizer, DynamicSparseConfig(regrowth="gradient", update_every=3, end_step=99))
+    updater.step(1)  # arms nothing: step 2 is not an update step
+    x, y = _batch(0)
+    nn.functional.mse_loss(model(x), y).backward()
+    assert updater._dense_gradients == {}
+    updater.step(2)  # arms the capture for step 3
+    reference = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+    reference.load_state_dict({name: tensor for name, tensor in effective_parameters(model).items()} |
+                              {n: p for n, p in model.named_parameters() if "bias" in n})
+    for micro in range(2):
+        x, y = _batch(micro)
+        nn.functional.mse_loss(model(x), y).backward()
+        nn.functional.mse_loss(reference(x), y).backward()
+    for name, gradient in updater._dense_gradients.items():
+        assert torch.allclose(gradient, reference.get_parameter(name).grad, atol=1e-6), name
+
+
 def test_set_regrows_only_inactive_positions_and_ignores_gradients():
     model, optimizer, updater = _hand_made_model("random")
     assert updater.step(1)
