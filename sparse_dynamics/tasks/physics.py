@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymunk
 
-__all__ = ["PhysicsConfig", "add_table_friction", "make_space", "max_penetration", "move_kinematic"]
+__all__ = ["PhysicsConfig", "add_table_friction", "make_space", "max_penetration", "move_kinematic", "move_within"]
 
 GRAVITY_CM_S2 = 981.0
 
@@ -89,6 +89,18 @@ def move_kinematic(space: pymunk.Space, body: pymunk.Body, displacement: np.ndar
     for _ in range(config.substeps):
         space.step(dt)
     body.velocity = (0.0, 0.0)
+
+
+def move_within(
+    space: pymunk.Space, body: pymunk.Body, action: np.ndarray, half_width_cm: float, config: PhysicsConfig
+) -> None:
+    """Moves a kinematic ``body`` by ``action`` (cm), stopping at the square workspace edge.
+
+    The workspace is ``[-half_width_cm, half_width_cm]`` in x and y; see `move_kinematic`.
+    """
+    position = np.array(body.position)
+    target = np.clip(position + action, -half_width_cm, half_width_cm)
+    move_kinematic(space, body, target - position, config)
 
 
 def max_penetration(shapes: Iterable[pymunk.Shape]) -> float:

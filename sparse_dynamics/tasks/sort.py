@@ -16,7 +16,7 @@ import numpy as np
 import pymunk
 
 from sparse_dynamics.tasks.base import GraphLayout, Task
-from sparse_dynamics.tasks.physics import PhysicsConfig, add_table_friction, make_space, max_penetration, move_kinematic
+from sparse_dynamics.tasks.physics import PhysicsConfig, add_table_friction, make_space, max_penetration, move_within
 
 __all__ = ["SortTask"]
 
@@ -108,10 +108,7 @@ class SortTask(Task):
         return self.state
 
     def step(self, action: np.ndarray) -> np.ndarray:
-        action = self.clip_action(action)
-        position = np.array(self.pusher.position)
-        target = np.clip(position + action, -WORKSPACE_CM, WORKSPACE_CM)
-        move_kinematic(self.space, self.pusher, target - position, self.physics)
+        move_within(self.space, self.pusher, self.clip_action(action), WORKSPACE_CM, self.physics)
         return self.state
 
     @property
