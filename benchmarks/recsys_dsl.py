@@ -6,7 +6,7 @@ every figure in the table can be reproduced alone. Reports test Recall@20 / NDCG
 and inference multiply-accumulates, and training seconds per epoch against dense.
 
 Run:  .venv/bin/python benchmarks/recsys_dsl.py [--model lightgcn] [--densities 1.0 0.5 0.2] [--seeds 3] [--parallel 2]
-      [--extra "--initial-mask columns"]   (the column-initialised DSL of recsys.dsl)
+      [--extra "--initial-mask random"]   (the DSL paper's uniform random start instead of columns)
 Writes benchmarks/results/recsys_dsl_<model>.json.
 """
 

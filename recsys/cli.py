@@ -83,7 +83,7 @@ def topk(
     initial_fraction: Annotated[float, typer.Option("--initial-fraction", help="DSL's first update fraction (cosine-decayed).")] = 0.5,
     end_fraction: Annotated[float, typer.Option("--end-fraction", min=0.0, max=1.0, help="Share of the planned steps after which masks freeze.")] = 0.75,
     budget: Annotated[str, typer.Option("--budget", help="per_tensor or global.")] = "per_tensor",
-    initial_mask: Annotated[str, typer.Option("--initial-mask", help="random (DSL) or columns (whole columns kept at first).")] = "random",
+    initial_mask: Annotated[str, typer.Option("--initial-mask", help="columns (whole columns kept at first; default) or random (uniform, as in the DSL paper).")] = "columns",
     rescale_init: Annotated[bool, typer.Option("--rescale-init", help="Scale the sparse initial weights by 1/sqrt(density).")] = False,
     out: OutOption = None,
     seed: SeedOption = 0,

@@ -43,10 +43,12 @@ class DSLConfig:
         end_fraction: Share of the planned training steps after which masks are frozen.
         budget: ``"per_tensor"`` or ``"global"`` (see :class:`sparse_core.dynamic.DynamicSparseConfig`).
         regrowth: ``"gradient"`` (DSL, RigL) or ``"random"`` (SET).
-        initial_mask: ``"random"`` (DSL: uniform over each tensor) or ``"columns"``: the kept
-            entries fill whole columns of each table, in a random column order (the last
-            column partly, at random rows), so every user and item starts on the same
-            dimensions and inner products use them all; regrowth then unstructures it.
+        initial_mask: ``"columns"`` (default): the kept entries fill whole columns of each
+            table, in a random column order (the last column partly, at random rows), so
+            every user and item starts on the same dimensions and inner products use them
+            all; regrowth then unstructures it. ``"random"``: uniform over each tensor, the
+            DSL paper's start (on ml100k LightGCN at density 0.2: 0.85x dense Recall@20,
+            against 0.955x with columns; see the closing note of issue 5).
         rescale_init: Multiply the kept initial weights by ``1 / sqrt(density)`` so every row's
             expected norm matches the dense initialisation (the scores are inner products).
     """
@@ -57,7 +59,7 @@ class DSLConfig:
     end_fraction: float = 0.75
     budget: Literal["per_tensor", "global"] = "per_tensor"
     regrowth: Literal["gradient", "random"] = "gradient"
-    initial_mask: Literal["random", "columns"] = "random"
+    initial_mask: Literal["random", "columns"] = "columns"
     rescale_init: bool = False
 
     def __post_init__(self) -> None:
