@@ -125,8 +125,10 @@ def compare_methods(
         return torch.Generator().manual_seed(config.seed * 1000 + offset)
 
     def fresh_model() -> nn.Module:
-        torch.manual_seed(config.seed)
-        return mlp(config.sizes).to(device)
+        """The same initial weights every call, without touching the global generator."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            return mlp(config.sizes).to(device)
 
     def fit(model: nn.Module, offset: int, train: TrainConfig = train_config, after_step=None) -> nn.Module:
         train_classifier(model, train_x, train_y, train, generator(offset), after_step=after_step)
