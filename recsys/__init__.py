@@ -14,8 +14,7 @@ does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sparse_core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "TopKConfig": "topk",
@@ -44,15 +43,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"recsys.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'recsys' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -97,7 +97,7 @@ def topk(
 
       sparseworks recsys topk --model lightgcn --density 0.2 --seed 1 --json
 
-      sparseworks recsys topk --model lightgcn --density 0.2 --initial-mask columns --json
+      sparseworks recsys topk --model lightgcn --density 0.2 --initial-mask random --json   # the paper's uniform start
 
       sparseworks recsys topk --model mf --density 0.5 --separate-tables --out runs/mf05
 

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from sparse_core import distributions, lottery, pruning, soups
 from sparse_core.datasets import load_mnist5k, split_per_class
 from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
-from sparse_core.masks import Mask, apply_mask
+from sparse_core.masks import Mask, apply_mask, masked_parameters
 from sparse_core.training import TrainConfig, accuracy, mlp, train_classifier
 
 __all__ = ["METHODS", "CompareConfig", "compare_methods", "layer_targets"]
@@ -264,8 +264,6 @@ def _describe(model, target, test_x, test_y, seconds) -> dict:
 
 
 def _is_masked(model: nn.Module) -> bool:
-    from sparse_core.masks import masked_parameters
-
     return bool(masked_parameters(model))
 
 

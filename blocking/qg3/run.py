@@ -2,9 +2,10 @@
 
 A run advances ``members`` copies of the model in one array, in the packed layout of the
 fast kernel (:mod:`blocking.qg3.fast`; members in cache-sized chunks). Every ``checkpoint_days``
-the state, the step counter and the random-number state are written atomically
-(``os.replace``; the state in the natural layout, which packs back exactly) after the
-output file is synced; a run started again on the same folder
+the state and the step counter are written atomically (`sparse_core.io.atomic_write`; the
+state in the natural layout, which packs back exactly) after the output file is synced. No
+random-number state is needed: random numbers are drawn only for each member's initial
+perturbation, from ``default_rng([seed, member])``. A run started again on the same folder
 resumes from the checkpoint and rewrites the snapshots after it, so its output is
 identical, bit for bit, to an uninterrupted run.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from blocking.qg3.inputs import load_t63_inputs, read_forcing_file
 from blocking.qg3.model import LEVELS_HPA, QG3Model
 from blocking.qg3.output import GRAVITY, REFERENCE_F0, OutputWriter
 from blocking.qg3.stepping import step_function
+from sparse_core.io import atomic_write
 
 __all__ = ["SimulationConfig", "build_model", "initial_state", "simulate", "simulate_members"]
 
@@ -117,12 +118,8 @@ def _snapshot(model: QG3Model, spec_q: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _save_checkpoint(path: Path, state: np.ndarray, step: int, written: int) -> None:
-    temporary = path.with_suffix(".tmp.npz")
-    with open(temporary, "wb") as handle:
+    with atomic_write(path, "wb") as handle:
         np.savez(handle, state=state, step=np.int64(step), written=np.int64(written))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def simulate_members(config: SimulationConfig, members, output: Path, checkpoint: Path,
