@@ -22,7 +22,7 @@ from torch.nn.utils import prune
 
 from sparse_core.masks import apply_mask
 from sparse_core.pruning import magnitude_per_layer
-from sparse_core.training import mlp
+from sparse_core.comparison.training import mlp
 
 SIZES = (784, 300, 100, 10)
 DENSITY = 0.1

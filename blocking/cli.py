@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import JsonOption, OutOption, SeedOption, ThreadsOption, finish_run, start_run
+from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, ThreadsOption, finish_run, start_run
 
 app = typer.Typer(
     help="QG3 climate model (Marshall & Molteni 1993), Atlantic blocking, CNN + SHAP, transfer to ERA5.\n\n"

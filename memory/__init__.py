@@ -4,7 +4,7 @@ After Rinkus (2010, 2014, 2017): macrocolumns of winner-take-all competitive mod
 familiarity-contingent code selection and single-trial Hebbian learning.
 """
 
-from sparse_core.lazy import lazy_exports
+from sparse_core.infra.lazy import lazy_exports
 
 # `preprocess()` itself is not re-exported: its name is that of the submodule
 # `memory.preprocess`, which would shadow it once imported.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import JsonOption, OutOption, SeedOption, finish_run, start_run
+from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, finish_run, start_run
 
 app = typer.Typer(
     help="Sparsey-style sparse distributed representation memory (Rinkus 2010, 2014, 2017).\n\n"

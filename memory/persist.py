@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from sparse_core.io import atomic_write
-from sparse_core.runtime import config_from_dict, config_to_dict
+from sparse_core.infra.files import atomic_write
+from sparse_core.infra.runtime import config_from_dict, config_to_dict
 
 __all__ = ["config_differences", "load_arrays", "save_arrays"]
 

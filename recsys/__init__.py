@@ -14,7 +14,7 @@ does not import torch.
 
 from __future__ import annotations
 
-from sparse_core.lazy import lazy_exports
+from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "TopKConfig": "topk",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import (
+from sparse_core.infra.clikit import (
     DeviceOption,
     JsonOption,
     OutOption,
@@ -40,7 +40,7 @@ PatienceOption = Annotated[int, typer.Option("--patience", min=1, help="Evaluati
 
 def _start(command: str, config, out: Path | None, seed: int, threads: int | None, device: str):
     """Joins torchrun's process group if launched by it; only rank 0 writes the run folder."""
-    from sparse_core.runtime import choose_device, seed_everything, set_threads
+    from sparse_core.infra.runtime import choose_device, seed_everything, set_threads
 
     from recsys.distributed import init_from_env
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from sparse_core.io import atomic_write
+from sparse_core.infra.files import atomic_write
 
 __all__ = ["EarlyStopping", "FitResult", "TrainerConfig", "fit"]
 

@@ -3,8 +3,8 @@
 Modules, one idea each (DESIGN §2): :mod:`~sparse_core.masks`, :mod:`~sparse_core.pruning`,
 :mod:`~sparse_core.distributions`, :mod:`~sparse_core.schedules`,
 :mod:`~sparse_core.dynamic`, :mod:`~sparse_core.gates`, :mod:`~sparse_core.lottery`,
-:mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.io`,
-:mod:`~sparse_core.runtime` and :mod:`~sparse_core.datasets` (real data shared by the apps).
+:mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.infra.io`,
+:mod:`~sparse_core.infra.runtime` and :mod:`~sparse_core.infra.datasets` (real data shared by the apps).
 The uniform / ERK helpers stay under :mod:`sparse_core.distributions`.
 
 The public names below are imported lazily (PEP 562), so that ``import sparse_core`` does
@@ -13,7 +13,7 @@ not import torch and the ``sparseworks`` command starts fast.
 
 from __future__ import annotations
 
-from sparse_core.lazy import lazy_exports
+from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # masks
@@ -67,26 +67,26 @@ _EXPORTS: dict[str, str] = {
     "to_coo": "export",
     "to_csr": "export",
     "to_scipy_csr": "export",
-    # io
-    "ChecksumError": "io",
-    "FetchError": "io",
-    "UnknownDatasetError": "io",
-    "atomic_write": "io",
-    "cache_dir": "io",
-    "fetch": "io",
-    "load_sources": "io",
+    # infra: dataset fetching, run bookkeeping, shared datasets
+    "ChecksumError": "infra.io",
+    "FetchError": "infra.io",
+    "UnknownDatasetError": "infra.io",
+    "atomic_write": "infra.files",
+    "cache_dir": "infra.io",
+    "fetch": "infra.io",
+    "load_sources": "infra.io",
     # runtime
-    "choose_device": "runtime",
-    "config_hash": "runtime",
-    "load_config": "runtime",
-    "make_run_dir": "runtime",
-    "run_metadata": "runtime",
-    "save_config": "runtime",
-    "seed_everything": "runtime",
-    "set_threads": "runtime",
+    "choose_device": "infra.runtime",
+    "config_hash": "infra.runtime",
+    "load_config": "infra.runtime",
+    "make_run_dir": "infra.runtime",
+    "run_metadata": "infra.runtime",
+    "save_config": "infra.runtime",
+    "seed_everything": "infra.runtime",
+    "set_threads": "infra.runtime",
     # datasets
-    "load_mnist5k": "datasets",
-    "split_per_class": "datasets",
+    "load_mnist5k": "infra.datasets",
+    "split_per_class": "infra.datasets",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ torch nor pymunk, so tools that only read compact networks stay light.
 
 from __future__ import annotations
 
-from sparse_core.lazy import lazy_exports
+from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "make_task": "tasks",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import JsonOption, OutOption, SeedOption, ThreadsOption
+from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, ThreadsOption
 
 app = typer.Typer(
     help="Learned dynamics of control tasks (pwa, push, sort, rope), sparsified neuron by neuron "
@@ -74,7 +74,7 @@ def collect(
 
       sparseworks dynamics collect --task pwa --episodes 200 --steps 20 --json --out runs/pwa-data
     """
-    from sparse_core.clikit import finish_run, start_run
+    from sparse_core.infra.clikit import finish_run, start_run
     from sparse_dynamics.data import CollectConfig
     from sparse_dynamics.experiments import DataSource, collect_run
 
@@ -107,7 +107,7 @@ def train(
 
       sparseworks dynamics train --task pwa --hidden 64,64 --rollout-steps 5 --json
     """
-    from sparse_core.clikit import finish_run, start_run
+    from sparse_core.infra.clikit import finish_run, start_run
     from sparse_dynamics.experiments import TrainRunConfig, train_run
     from sparse_dynamics.training import TrainConfig
 
@@ -149,7 +149,7 @@ def sparsify(
 
       sparseworks dynamics sparsify --task push --relu-budget 16 --model runs/push-train/model.pt --data runs/push-data/dataset.npz
     """
-    from sparse_core.clikit import finish_run, start_run
+    from sparse_core.infra.clikit import finish_run, start_run
     from sparse_dynamics.experiments import SparsifyRunConfig, sparsify_run
     from sparse_dynamics.training import TrainConfig
 
@@ -193,7 +193,7 @@ def pareto(
 
       sparseworks dynamics pareto --task sort --hidden 64,64 --budgets 32,16,8 --threads 1 --json
     """
-    from sparse_core.clikit import finish_run, start_run
+    from sparse_core.infra.clikit import finish_run, start_run
     from sparse_dynamics.experiments import pareto_run
     from sparse_dynamics.pareto import ParetoConfig
     from sparse_dynamics.training import TrainConfig

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from sparse_core.io import atomic_write
+from sparse_core.infra.files import atomic_write
 from sparse_dynamics.tasks import Task, make_task
 
 __all__ = ["CollectConfig", "TransitionData", "collect", "load_dataset", "save_dataset", "split_episodes"]

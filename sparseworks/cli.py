@@ -17,11 +17,11 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import JsonOption, OutOption, SeedOption, emit_json
+from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, emit_json
 
 # command name -> (module holding `app`, one line of help). Mounted only when installed.
 APPLICATIONS: dict[str, tuple[str, str]] = {
-    "core": ("sparse_core.cli", "Sparse-training methods compared on real data (lottery tickets, RigL, soups)."),
+    "core": ("sparse_core.comparison.cli", "Sparse-training methods compared on real data (lottery tickets, RigL, soups)."),
     "dynamics": ("sparse_dynamics.cli", "Sparse neural dynamics and mixed-integer MPC for control tasks."),
     "blocking": ("blocking.cli", "QG3 climate model, Atlantic blocking, CNN + SHAP, transfer to ERA5."),
     "recsys": ("recsys.cli", "Dynamic sparse learning for recommendation; AutoInt CTR models."),
@@ -29,7 +29,7 @@ APPLICATIONS: dict[str, tuple[str, str]] = {
 }
 # demo stage name -> module with `run_demo(folder: Path, seed: int, progress: bool) -> dict`.
 DEMO_STAGES: dict[str, str] = {
-    "core": "sparse_core.demo",
+    "core": "sparse_core.comparison.demo",
     "dynamics": "sparse_dynamics.demo",
     "blocking": "blocking.demo",
     "recsys": "recsys.demo",
@@ -122,7 +122,7 @@ def info(json_output: JsonOption = False) -> None:
     """
     import torch
 
-    from sparse_core import io, runtime
+    from sparse_core.infra import io, runtime
 
     status = io.cached_status()
     report = {
@@ -160,7 +160,7 @@ def data_list(json_output: JsonOption = False) -> None:
 
     Example: sparseworks data list
     """
-    from sparse_core import io
+    from sparse_core.infra import io
 
     sources = io.load_sources()
     status = io.cached_status(sources=sources)
@@ -204,7 +204,7 @@ def data_fetch(
 
       SPARSEWORKS_DATA=/mnt/shared/sparseworks sparseworks data fetch --all
     """
-    from sparse_core import io
+    from sparse_core.infra import io
 
     sources = io.load_sources()
     if all_sources == bool(names):
@@ -252,8 +252,8 @@ def demo(
 
       sparseworks demo --only memory --json
     """
-    from sparse_core import io
-    from sparse_core.clikit import finish_run, start_run
+    from sparse_core.infra import io
+    from sparse_core.infra.clikit import finish_run, start_run
 
     unknown = sorted(set(only or ()) - set(DEMO_STAGES))
     if unknown:

@@ -3,7 +3,7 @@
 Written for SparseWorks; proven against pyshqg 1.0.1's test store (``tests/blocking``).
 """
 
-from sparse_core.lazy import lazy_exports
+from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS = {
     "QG3Config": "config",

@@ -35,7 +35,7 @@ class InputError(ValueError):
 
 def reference_folder() -> Path:
     """The folder holding pyshqg's ``data_t63.zarr`` and ``test_t21_t31.zarr`` (fetched and cached)."""
-    from sparse_core.io import fetch
+    from sparse_core.infra.io import fetch
 
     return Path(fetch("qg3").path)
 

@@ -2,7 +2,7 @@
 
 A run advances ``members`` copies of the model in one array, in the packed layout of the
 fast kernel (:mod:`blocking.qg3.fast`; members in cache-sized chunks). Every ``checkpoint_days``
-the state and the step counter are written atomically (`sparse_core.io.atomic_write`; the
+the state and the step counter are written atomically (`sparse_core.infra.files.atomic_write`; the
 state in the natural layout, which packs back exactly) after the output file is synced. No
 random-number state is needed: random numbers are drawn only for each member's initial
 perturbation, from ``default_rng([seed, member])``. A run started again on the same folder
@@ -26,7 +26,7 @@ from blocking.qg3.inputs import load_t63_inputs, read_forcing_file
 from blocking.qg3.model import LEVELS_HPA, QG3Model
 from blocking.qg3.output import GRAVITY, REFERENCE_F0, OutputWriter
 from blocking.qg3.stepping import step_function
-from sparse_core.io import atomic_write
+from sparse_core.infra.files import atomic_write
 
 __all__ = ["SimulationConfig", "build_model", "initial_state", "simulate", "simulate_members"]
 

@@ -37,8 +37,8 @@ YEAR_EDGES = (1960, 1970, 1980, 1990, 1995)
 
 
 def ml100k_folder() -> Path:
-    """The cached MovieLens-100k folder, fetched on first use (``sparse_core.io.fetch``)."""
-    from sparse_core.io import fetch
+    """The cached MovieLens-100k folder, fetched on first use (``sparse_core.infra.io.fetch``)."""
+    from sparse_core.infra.io import fetch
 
     return Path(fetch("ml100k").path)
 

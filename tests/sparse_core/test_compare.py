@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sparse_core.compare import METHODS, CompareConfig, compare_methods, summary_table
+from sparse_core.comparison.compare import METHODS, CompareConfig, compare_methods, summary_table
 
 pytestmark = pytest.mark.network  # reads the real mnist5k digits (fetched once into the cache)
 

@@ -1,4 +1,4 @@
-"""sparse_core.io: cache resolution, checksummed fetching, atomic writes, clear errors."""
+"""sparse_core.infra.io: cache resolution, checksummed fetching, atomic writes, clear errors."""
 
 import base64
 import hashlib
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sparse_core import io
+from sparse_core.infra import files, io
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -40,7 +40,7 @@ def toy(tmp_path):
     wheel = make_wheel(tmp_path / "toy-1.0-py3-none-any.whl", MEMBERS)
     source = io.Source(
         name="toy", kind="wheel", requirement="toy==1.0", wheel=wheel.name,
-        sha256=io.sha256_file(wheel), members=("toy/data/a.txt", "toy/data/sub/"), strip="toy/data/",
+        sha256=files.sha256_file(wheel), members=("toy/data/a.txt", "toy/data/sub/"), strip="toy/data/",
     )
     calls = []
 
@@ -96,7 +96,7 @@ def test_checksum_mismatch_names_file_and_digests_and_keeps_nothing(toy):
         io.fetch("toy", cache=toy["cache"], sources={"toy": source}, downloader=toy["downloader"])
     message = str(error.value)
     assert toy["wheel"].name in message and wrong in message
-    assert io.sha256_file(toy["wheel"]) in message
+    assert files.sha256_file(toy["wheel"]) in message
     leftovers = [p for p in toy["cache"].rglob("*") if p.is_file() and p.name != ".lock"]
     assert leftovers == []
 
@@ -104,7 +104,7 @@ def test_checksum_mismatch_names_file_and_digests_and_keeps_nothing(toy):
 def test_member_that_does_not_match_the_wheel_record_is_rejected(tmp_path, toy):
     (tmp_path / "bad").mkdir()
     wheel = make_wheel(tmp_path / "bad" / "toy-1.0-py3-none-any.whl", MEMBERS, corrupt="toy/data/a.txt")
-    source = io.Source(**{**toy["sources"]["toy"].__dict__, "sha256": io.sha256_file(wheel)})
+    source = io.Source(**{**toy["sources"]["toy"].__dict__, "sha256": files.sha256_file(wheel)})
 
     def downloader(requirement, destination):
         target = destination / wheel.name
@@ -130,7 +130,7 @@ def test_builtin_dataset_is_not_fetchable():
 
 def test_atomic_write_replaces_whole_file(tmp_path):
     target = tmp_path / "deep" / "file.txt"
-    with io.atomic_write(target, "w") as handle:
+    with files.atomic_write(target, "w") as handle:
         handle.write("new contents")
     assert target.read_text() == "new contents"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
@@ -141,7 +141,7 @@ def test_interrupted_atomic_write_leaves_old_file_and_no_partial(tmp_path, inter
     target = tmp_path / "file.bin"
     target.write_bytes(b"old")
     with pytest.raises(interruption):
-        with io.atomic_write(target) as handle:
+        with files.atomic_write(target) as handle:
             handle.write(b"half of the new cont")
             raise interruption()
     assert target.read_bytes() == b"old"
@@ -150,7 +150,7 @@ def test_interrupted_atomic_write_leaves_old_file_and_no_partial(tmp_path, inter
 
 def test_cache_dir_resolution_order(tmp_path, monkeypatch):
     assert io.cache_dir({"SPARSEWORKS_DATA": str(tmp_path)}) == tmp_path.resolve()
-    checkout = Path(io.__file__).resolve().parent.parent
+    checkout = Path(io.__file__).resolve().parents[2]
     monkeypatch.setattr(io, "_in_checkout", lambda: True)
     assert io.cache_dir({}) == checkout / "data" / "cache"
     assert io.cache_dir({"SPARSEWORKS_DATA": ""}) == checkout / "data" / "cache"

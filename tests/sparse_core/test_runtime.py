@@ -1,4 +1,4 @@
-"""sparse_core.runtime: seeds, threads, devices, configuration round trips, run folders."""
+"""sparse_core.infra.runtime: seeds, threads, devices, configuration round trips, run folders."""
 
 import json
 import math
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_core import runtime
+from sparse_core.infra import runtime
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.clikit import DeviceOption, JsonOption, OutOption, SeedOption, ThreadsOption
+from sparse_core.infra.clikit import DeviceOption, JsonOption, OutOption, SeedOption, ThreadsOption
 
 app = typer.Typer(
     help="The sparse-model core on real data: lottery tickets, dynamic sparse training, soups.",
@@ -42,9 +42,9 @@ def compare(
 
       sparseworks core compare --methods imp,rigl --epochs 5 --threads 1
     """
-    from sparse_core.clikit import finish_run, start_run
-    from sparse_core.compare import CompareConfig, compare_methods, plot_sweep, summary_table
-    from sparse_core.runtime import choose_device
+    from sparse_core.infra.clikit import finish_run, start_run
+    from sparse_core.comparison.compare import CompareConfig, compare_methods, plot_sweep, summary_table
+    from sparse_core.infra.runtime import choose_device
 
     if dataset != "mnist5k":
         raise typer.BadParameter(f"unknown dataset {dataset!r}; available: mnist5k", param_hint="--dataset")

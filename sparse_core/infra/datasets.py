@@ -1,7 +1,7 @@
 """Real datasets that more than one application reads, loaded from the checksummed cache.
 
 Each loader validates what it reads and fails with the file and what was expected; the
-files themselves come from :func:`sparse_core.io.fetch` (DESIGN §4).
+files themselves come from :func:`sparse_core.infra.io.fetch` (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sparse_core.io import fetch
+from sparse_core.infra.io import fetch
 
 __all__ = ["load_mnist5k", "split_per_class"]
 

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sparse_core.runtime import (
+from sparse_core.infra.runtime import (
     _json_safe,
     make_run_dir,
     run_metadata,

@@ -30,10 +30,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sparse_core import distributions, lottery, pruning, soups
-from sparse_core.datasets import load_mnist5k, split_per_class
+from sparse_core.infra.datasets import load_mnist5k, split_per_class
 from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
 from sparse_core.masks import Mask, apply_mask, masked_parameters
-from sparse_core.training import TrainConfig, accuracy, mlp, train_classifier
+from sparse_core.comparison.training import TrainConfig, accuracy, mlp, train_classifier
 
 __all__ = ["METHODS", "CompareConfig", "compare_methods", "layer_targets"]
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sparse_core.io import atomic_write
+from sparse_core.infra.files import atomic_write
 
 __all__ = [
     "choose_device",
@@ -52,7 +52,7 @@ DEFAULT_PACKAGES = (
     "sparseworks", "torch", "numpy", "scipy", "torch-geometric", "pyomo", "highspy",
     "xarray", "netCDF4", "zarr", "shap", "scikit-learn", "pymunk", "typer",
 )
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- execution

