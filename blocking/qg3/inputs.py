@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
+from sparse_core.infra.errors import InputError as SuiteInputError
+
 from blocking.qg3.grid import GaussianGrid
 
 __all__ = [
@@ -29,7 +31,7 @@ __all__ = [
 T63_VARIABLES = ("forcing", "initial_q", "land_sea_mask", "orography")
 
 
-class InputError(ValueError):
+class InputError(SuiteInputError):
     """A model input file is missing, malformed or holds non-finite values."""
 
 

