@@ -1,6 +1,6 @@
 """sparse_core: the sparse-model core every SparseWorks application shares.
 
-Modules, one idea each (DESIGN §2): :mod:`~sparse_core.masks`, :mod:`~sparse_core.pruning`,
+Modules, one idea each (docs/architecture.md, "The core"): :mod:`~sparse_core.masks`, :mod:`~sparse_core.pruning`,
 :mod:`~sparse_core.distributions`, :mod:`~sparse_core.schedules`,
 :mod:`~sparse_core.dynamic`, :mod:`~sparse_core.gates`, :mod:`~sparse_core.lottery`,
 :mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.infra.io`,

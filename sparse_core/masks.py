@@ -4,8 +4,9 @@ A :class:`Mask` maps parameter names -- as ``model.named_parameters()`` spells t
 *unmasked* model, e.g. ``"0.weight"`` -- to bool tensors of the parameter's shape (True =
 weight kept). :func:`apply_mask` attaches a mask through
 :mod:`torch.nn.utils.parametrize`: the optimizer trains ``<module>.parametrizations.<name>
-.original`` while the forward pass sees ``where(mask, original, 0)``, so masked weights are
-exactly zero and receive exactly zero gradient. :func:`set_mask` edits the masks in place
+.original`` while the forward pass sees ``original * mask`` (a cached floating-point copy
+of the mask, see :class:`MaskParametrization`), so masked weights are exactly zero and
+receive exactly zero gradient. :func:`set_mask` edits the masks in place
 (dynamic sparse training), :func:`remove_masks` bakes them in for good.
 """
 

@@ -1,6 +1,6 @@
 """A small, readable supervised training loop for classifiers, shared by the core's demos.
 
-The loop reads top to bottom (STYLE §6): what happens after each optimizer step (a
+The loop reads top to bottom (docs/style.md, rule 6): what happens after each optimizer step (a
 dynamic-sparse update, re-zeroing masked weights) is a callable passed in, not a branch.
 """
 

