@@ -8,7 +8,7 @@ TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-all demo bench clean
+.PHONY: setup lint test test-all demo notebooks bench clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PYTEST)
 
 test-all: setup

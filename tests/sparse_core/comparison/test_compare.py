@@ -52,3 +52,40 @@ def test_cli_prints_table_and_json_and_writes_figure(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert (tmp_path / "accuracy_vs_sparsity.png").stat().st_size > 10_000
     assert (tmp_path / "config.toml").read_text().count("rigl") == 1
+
+
+def _without_clock(value):
+    if isinstance(value, dict):
+        return {k: _without_clock(v) for k, v in value.items() if not k.endswith("_seconds")}
+    return value
+
+
+def test_config_replay_reproduces_the_metrics(tmp_path):
+    first = [sys.executable, "-m", "sparseworks", "core", "compare", "--methods", "magnitude,rigl", "--epochs", "1",
+             "--finetune-epochs", "1", "--hidden", "16", "--threads", "1", "--seed", "3", "--json",
+             "--out", str(tmp_path / "a")]
+    assert subprocess.run(first, capture_output=True, text=True, timeout=300).returncode == 0
+    replay = [sys.executable, "-m", "sparseworks", "core", "compare", "--config", str(tmp_path / "a" / "config.toml"),
+              "--json", "--out", str(tmp_path / "b")]
+    completed = subprocess.run(replay, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "b" / "config.toml").read_text() == (tmp_path / "a" / "config.toml").read_text()
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in "ab"]
+    assert _without_clock(metrics[0]) == _without_clock(metrics[1])
+    assert metrics[0]["methods"]["rigl"]["nonzeros"] == metrics[1]["methods"]["rigl"]["nonzeros"]
+    run = [json.loads((tmp_path / name / "run.json").read_text()) for name in "ab"]
+    assert run[0]["config_hash"] == run[1]["config_hash"] and run[1]["seed"] == 3
+
+
+def test_bad_settings_exit_2_naming_the_option_and_leave_no_folder(tmp_path):
+    for args, option in ((["--sparsity", "0.99999", "--hidden", "16"], None), (["--sparsity", "1"], "--sparsity"),
+                         (["--methods", "imp,snip"], "--methods"), (["--lr", "0"], "--lr"),
+                         (["--hidden", "16,x"], "--hidden"), (["--device", "cuda"], "--device")):
+        completed = subprocess.run([sys.executable, "-m", "sparseworks", "core", "compare", *args,
+                                    "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+        if option is None:  # 0.99999 of 12,704 weights keeps none in some layer: rejected up front
+            assert completed.returncode == 2 and "keeps no weight" in completed.stderr, completed.stderr
+        else:
+            assert completed.returncode == 2 and f"error: {option}" in completed.stderr, completed.stderr
+        assert "Traceback" not in completed.stderr
+        assert not (tmp_path / "run").exists()
