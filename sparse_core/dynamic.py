@@ -13,16 +13,23 @@ Every ``update_every`` steps the ``k`` active weights of smallest magnitude are 
   Recommendation", WSDM): the same gradient regrowth, per tensor, on embedding tables.
 
 Regrown weights start at exactly zero (RigL's choice, used here for SET as well, so that
-a regrown connection does not change the function until it is trained). ``k`` is
+a regrown connection does not change the function until it is trained), and by default so
+do their optimizer moments. Only weights inactive before an update and active after it
+are regrown in this sense: a weight dropped and regrown by the same update, like every
+weight of a tensor whose mask the update leaves unchanged, keeps its value and moments
+(RigL's reference code, ``reinit_when_same=False``). ``k`` is
 ``ceil(fraction * active)`` as in the DSL reference code, so small fractions still move
 at least one weight.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import logging
 import math
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,8 +63,10 @@ class DynamicSparseConfig:
         budget: "per_tensor" keeps every tensor's number of non-zeros; "global" keeps only
             the total, comparing magnitudes and gradients across tensors.
         mask_optimizer_moments: After an update, zero the optimizer's per-weight state
-            (Adam's exp_avg / exp_avg_sq, SGD's momentum_buffer, ...) wherever a weight was
-            dropped, regrown or is inactive, so regrown weights start with fresh moments.
+            (Adam's exp_avg / exp_avg_sq, SGD's momentum_buffer, ...) wherever a weight is
+            not active both before and after (dropped, newly regrown or inactive), so
+            regrown weights start with fresh moments. On by default; turn it off to keep
+            the optimizer state untouched.
     """
 
     regrowth: Literal["random", "gradient"]
@@ -67,7 +76,7 @@ class DynamicSparseConfig:
     start_step: int = 0
     decay: Literal["cosine", "linear"] = "cosine"
     budget: Literal["per_tensor", "global"] = "per_tensor"
-    mask_optimizer_moments: bool = False
+    mask_optimizer_moments: bool = True
 
     def __post_init__(self) -> None:
         choices = {
@@ -118,7 +127,8 @@ def drop_and_regrow(
 
     Returns:
         ``(new_mask, regrown)``: the new mask, with the same number of non-zeros per tensor
-        (or in total), and the entries that were regrown.
+        (or in total), and the entries chosen for regrowth (including any just dropped and
+        regrown; the newly active entries are ``new_mask & ~mask``).
 
     Shapes:
         - every tensor: the shape of its parameter.
@@ -167,10 +177,15 @@ class DynamicSparseUpdater:
     ``step(t + 1)`` if ``t + 1`` is an update step, so pass consecutive step numbers (a new
     or resumed updater captures until its first `step`).
 
+    Copies: the forward hooks stay with the model, so ``copy.deepcopy(model)`` copies them
+    too; a copied hook is inert, so training a copy never feeds this updater. Deep-copying
+    the updater (alone, or with its model and optimizer in one ``copy.deepcopy`` call)
+    gives an updater of the copied model whose hooks feed the copy.
+
     Args:
         model: A model with masks applied by `sparse_core.masks.apply_mask`.
-        optimizer: The optimizer training ``model`` (its per-weight state is masked when
-            ``config.mask_optimizer_moments``).
+        optimizer: The optimizer training ``model`` (its per-weight state is zeroed where
+            weights are dropped or regrown when ``config.mask_optimizer_moments``).
         config: When and how masks change.
         generator: CPU random generator for random regrowth; by default one seeded from
             torch's global generator. Its state is part of `state_dict`.
@@ -199,22 +214,31 @@ class DynamicSparseUpdater:
         self.updates_done = 0
         self._dense_gradients: dict[str, Tensor] = {}
         self._capture = True  # whether the backward passes before the next step() are recorded
-        self._hook_handles = []
-        if config.regrowth == "gradient":
-            for name in self._masked:
-                module_path, _, attr = name.rpartition(".")
-                module = model.get_submodule(module_path)
-                for parametrization in module.parametrizations[attr]:
-                    if isinstance(parametrization, MaskParametrization):
-                        hook = parametrization.register_forward_hook(self._gradient_capture(name))
-                        self._hook_handles.append(hook)
+        self._hook_handles: list = []
+        self._register_gradient_hooks()
 
-    def _gradient_capture(self, name: str):
-        def forward_hook(module: nn.Module, inputs: Any, effective_weight: Tensor) -> None:
-            if self._capture and effective_weight.requires_grad:
-                effective_weight.register_hook(lambda gradient: self._accumulate(name, gradient))
+    def _register_gradient_hooks(self) -> None:
+        if self.config.regrowth != "gradient":
+            return
+        for name in self._masked:
+            module_path, _, attr = name.rpartition(".")
+            module = self.model.get_submodule(module_path)
+            for parametrization in module.parametrizations[attr]:
+                if isinstance(parametrization, MaskParametrization):
+                    hook = parametrization.register_forward_hook(_GradientCapture(self, name, parametrization))
+                    self._hook_handles.append(hook)
 
-        return forward_hook
+    def __deepcopy__(self, memo: dict) -> DynamicSparseUpdater:
+        """A copy driving the copied model (and optimizer), with its own gradient hooks."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in vars(self).items():
+            setattr(clone, key, copy.deepcopy(value, memo))
+        for handle in clone._hook_handles:  # they point at the copied model's inert hooks
+            handle.remove()
+        clone._hook_handles = []
+        clone._register_gradient_hooks()
+        return clone
 
     def _accumulate(self, name: str, gradient: Tensor) -> None:
         if name in self._dense_gradients:
@@ -266,14 +290,11 @@ class DynamicSparseUpdater:
         fraction = config.update_fraction(step)
         old_mask = Mask({name: mask.clone() for name, (_, mask) in self._masked.items()})
         magnitudes = {name: original.detach().abs() for name, (original, _) in self._masked.items()}
-        new_mask, regrown = drop_and_regrow(magnitudes, grow_scores, old_mask, fraction, config.budget)
+        new_mask, _ = drop_and_regrow(magnitudes, grow_scores, old_mask, fraction, config.budget)
         self._check_budget(old_mask, new_mask, step)
-        set_mask(self.model, new_mask)
-        with torch.no_grad():
-            for name, (original, _) in self._masked.items():
-                original.masked_fill_(regrown[name], 0.0)
-        if config.mask_optimizer_moments:
-            self._mask_moments(old_mask, new_mask, regrown)
+        # Zeroes the weights (and moments) not active both before and after: newly regrown
+        # ones restart at zero, survivors (also a weight dropped and regrown) keep theirs.
+        set_mask(self.model, new_mask, self.optimizer if config.mask_optimizer_moments else None)
         for name in self.ever_active:
             self.ever_active[name] |= new_mask[name]
         self.updates_done += 1
@@ -291,14 +312,6 @@ class DynamicSparseUpdater:
             before, after = int(old_mask[name].sum()), int(new_mask[name].sum())
             if before != after:
                 raise RuntimeError(f"step {step}: non-zeros of {name!r} changed from {before} to {after}")
-
-    @torch.no_grad()
-    def _mask_moments(self, old_mask: Mask, new_mask: Mask, regrown: Mask) -> None:
-        for name, (original, _) in self._masked.items():
-            survives = old_mask[name] & new_mask[name] & ~regrown[name]
-            for key, value in self.optimizer.state.get(original, {}).items():
-                if key != "step" and isinstance(value, Tensor) and value.shape == original.shape:
-                    value.masked_fill_(~survives, 0.0)
 
     def _log(self, step: int, fraction: float, old_mask: Mask, new_mask: Mask) -> None:
         moved = sum(int((old_mask[n] & ~new_mask[n]).sum()) for n in old_mask)
@@ -355,3 +368,27 @@ class DynamicSparseUpdater:
         self.updates_done = int(state["updates_done"])
         self._dense_gradients = {}
         self._capture = True
+
+
+class _GradientCapture:
+    """Forward hook on one `MaskParametrization`: records ``dL/dW_effective`` for an updater.
+
+    Holds the updater and the parametrization weakly, and records only the forward passes of
+    that very parametrization. A deep copy of the hook (made when the model is deep-copied)
+    is inert, so the copy of a model never feeds the original model's updater.
+    """
+
+    def __init__(self, updater: DynamicSparseUpdater | None, name: str, owner: nn.Module | None) -> None:
+        self.name = name
+        self._updater = weakref.ref(updater) if updater is not None else None
+        self._owner = weakref.ref(owner) if owner is not None else None
+
+    def __call__(self, module: nn.Module, inputs: Any, effective_weight: Tensor) -> None:
+        updater = self._updater() if self._updater is not None else None
+        if updater is None or self._owner is None or module is not self._owner():
+            return
+        if updater._capture and effective_weight.requires_grad:
+            effective_weight.register_hook(functools.partial(updater._accumulate, self.name))
+
+    def __deepcopy__(self, memo: dict) -> _GradientCapture:
+        return _GradientCapture(None, self.name, None)

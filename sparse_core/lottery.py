@@ -21,7 +21,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from sparse_core.masks import Mask, apply_mask, default_prunable, effective_parameters, masked_parameters
+from sparse_core.masks import (
+    Mask,
+    apply_mask,
+    default_prunable,
+    effective_parameters,
+    masked_parameters,
+    zero_masked_,
+)
 from sparse_core.pruning import Include, keep_largest, magnitude_per_layer
 
 __all__ = ["RoundResult", "imp", "imp_densities", "rewind"]
@@ -114,6 +121,9 @@ def rewind(model: nn.Module, state_dict: Mapping[str, Tensor], mask: Mask) -> nn
     Raises:
         ValueError: If ``state_dict`` has keys the model lacks, or lacks some of its entries.
     """
+    # Mask first, then load: applying a larger mask after loading would zero the rewound
+    # values of the weights it grows back (masks zero every weight not active before and after).
+    apply_mask(model, mask)
     masked_names = set(masked_parameters(model))
     translated = {_state_key(name, masked_names): value for name, value in _plain_state(state_dict).items()}
     result = model.load_state_dict(translated, strict=False)
@@ -122,7 +132,7 @@ def rewind(model: nn.Module, state_dict: Mapping[str, Tensor], mask: Mask) -> nn
         raise ValueError(
             f"rewind state does not fit the model: unexpected keys {result.unexpected_keys}, missing keys {missing}"
         )
-    return apply_mask(model, mask)
+    return zero_masked_(model)
 
 
 def _prune(model: nn.Module, density: float, current: Mask, scope: str) -> Mask:

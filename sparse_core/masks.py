@@ -7,7 +7,8 @@ weight kept). :func:`apply_mask` attaches a mask through
 .original`` while the forward pass sees ``original * mask`` (a cached floating-point copy
 of the mask, see :class:`MaskParametrization`), so masked weights are exactly zero and
 receive exactly zero gradient. :func:`set_mask` edits the masks in place
-(dynamic sparse training), :func:`remove_masks` bakes them in for good.
+(dynamic sparse training; weights it grows restart at exactly zero), :func:`remove_masks`
+bakes them in for good.
 """
 
 from __future__ import annotations
@@ -349,16 +350,18 @@ def _validate(model: nn.Module, mask: Mask) -> dict[str, nn.Parameter]:
     return params
 
 
-def apply_mask(model: nn.Module, mask: Mask) -> nn.Module:
+def apply_mask(model: nn.Module, mask: Mask, optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
     """Masks the parameters named in ``mask``, in place, and zeroes the masked originals.
 
     Unmasked parameters get a :class:`MaskParametrization`; already masked ones have their
-    mask replaced through :func:`set_mask`. All names and shapes are checked before anything
-    changes.
+    mask replaced through :func:`set_mask`, so weights grown by the new mask start at
+    exactly zero. All names and shapes are checked before anything changes.
 
     Args:
         model: The module to mask.
         mask: Unmasked parameter name -> bool tensor of that parameter's shape.
+        optimizer: If given, its per-weight state is zeroed wherever a weight is not active
+            both before and after (see :func:`set_mask`).
 
     Returns:
         ``model`` itself.
@@ -369,23 +372,39 @@ def apply_mask(model: nn.Module, mask: Mask) -> nn.Module:
     """
     params = _validate(model, mask)
     already = masked_parameters(model)
-    set_mask(model, Mask({k: v for k, v in mask.items() if k in already}))
+    set_mask(model, Mask({k: v for k, v in mask.items() if k in already}), optimizer)
     for name, tensor in mask.items():
         if name in already:
             continue
         module_path, _, attr = name.rpartition(".")
         module = model.get_submodule(module_path)
-        parametrize.register_parametrization(module, attr, MaskParametrization(tensor.to(params[name].device)))
+        buffer = tensor.to(params[name].device)
+        parametrize.register_parametrization(module, attr, MaskParametrization(buffer))
+        if optimizer is not None:  # the parametrization keeps the parameter object as ``original``
+            _zero_optimizer_state_(optimizer, params[name], ~buffer)
     zero_masked_(model)
     logger.debug("applied mask over %d tensors, density %.4f", len(mask), mask.density() if len(mask) else 1.0)
     return model
 
 
-def set_mask(model: nn.Module, mask: Mask) -> None:
-    """Copies ``mask`` into the existing mask buffers in place and zeroes newly masked originals.
+def set_mask(model: nn.Module, mask: Mask, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Copies ``mask`` into the existing mask buffers in place; grown weights restart at zero.
 
     Parametrizations are not re-registered, so optimizer state stays attached to the same
     ``original`` tensors. Masked parameters not named in ``mask`` keep their mask.
+
+    The originals are zeroed wherever a weight is not active both before and after: newly
+    masked entries, and newly grown ones, whose stored original may have drifted while they
+    were masked (momentum or Adam moments keep moving an entry after it is masked), so a
+    grown weight starts at exactly zero. Entries active before and after keep their value.
+
+    Args:
+        model: A model masked by :func:`apply_mask`.
+        mask: Unmasked parameter name -> new bool mask.
+        optimizer: If given, its per-weight state (tensors of the parameter's shape, e.g.
+            Adam's ``exp_avg`` / ``exp_avg_sq``, SGD's ``momentum_buffer``) is zeroed at the
+            same entries, so grown weights also start with fresh moments and masked ones
+            stop drifting.
 
     Raises:
         KeyError: If a name in ``mask`` is not currently masked (the message lists masked names).
@@ -396,12 +415,26 @@ def set_mask(model: nn.Module, mask: Mask) -> None:
     if unknown:
         raise KeyError(f"{unknown} are not masked in the model; masked names: {sorted(current)}")
     for name, tensor in mask.items():
+        if tensor.shape != current[name][1].shape:
+            raise ValueError(
+                f"mask {name!r} has shape {tuple(tensor.shape)}, parameter has shape {tuple(current[name][1].shape)}"
+            )
+    for name, tensor in mask.items():
         original, buffer = current[name]
-        if tensor.shape != buffer.shape:
-            raise ValueError(f"mask {name!r} has shape {tuple(tensor.shape)}, parameter has shape {tuple(buffer.shape)}")
         with torch.no_grad():
+            changed_or_inactive = ~(buffer & tensor.to(buffer.device))
             buffer.copy_(tensor)
-            original.masked_fill_(~buffer, 0)
+            original.masked_fill_(changed_or_inactive, 0)
+        if optimizer is not None:
+            _zero_optimizer_state_(optimizer, original, changed_or_inactive)
+
+
+@torch.no_grad()
+def _zero_optimizer_state_(optimizer: torch.optim.Optimizer, parameter: Tensor, where: Tensor) -> None:
+    """Zeroes, at ``where``, every per-weight state tensor ``optimizer`` holds for ``parameter``."""
+    for key, value in optimizer.state.get(parameter, {}).items():
+        if key != "step" and isinstance(value, Tensor) and value.shape == parameter.shape:
+            value.masked_fill_(where.to(value.device), 0)
 
 
 def zero_masked_(model: nn.Module) -> nn.Module:

@@ -1,5 +1,6 @@
 """Tests for sparse_core.dynamic: SET / RigL / DSL prune-and-regrow at a constant budget."""
 
+import copy
 import io
 
 import pytest
@@ -38,8 +39,9 @@ def test_rigl_drops_smallest_magnitude_and_regrows_largest_dense_gradient():
     expected_mask = torch.tensor([[True, True, False], [True, False, True]])
     new_mask = masked_parameters(model)["0.weight"][1]
     assert torch.equal(new_mask, expected_mask)
-    expected_weight = torch.tensor([[0.5, 0.0, 0.0], [2.0, 0.0, 0.0]])
-    assert torch.equal(original.detach(), expected_weight)  # regrown and dropped entries are zero
+    # (0, 1) was dropped and regrown in place: it keeps -0.1; dropped (1, 1) and newly grown (1, 2) are zero.
+    expected_weight = torch.tensor([[0.5, -0.1, 0.0], [2.0, 0.0, 0.0]])
+    assert torch.equal(original.detach(), expected_weight)
     assert torch.equal(effective_parameters(model)["0.weight"], expected_weight)
     assert updater.exploration_rate() == pytest.approx(5 / 6)
 
@@ -114,7 +116,11 @@ def test_set_regrows_only_inactive_positions_and_ignores_gradients():
     assert original[0, 0] == 0.5 and original[1, 0] == 2.0
     assert torch.all(original[~new_mask] == 0)
     regrown = new_mask & ~torch.tensor([[True, False, False], [True, False, False]])
-    assert int(regrown.sum()) == 2 and torch.all(original[regrown] == 0)
+    assert int(regrown.sum()) == 2
+    newly_active = new_mask & ~HAND_MASK
+    assert torch.all(original[newly_active] == 0)
+    in_place = regrown & HAND_MASK  # dropped and regrown by the same update: keeps its value
+    assert torch.equal(original[in_place], HAND_WEIGHT[in_place])
 
 
 def test_random_regrowth_is_uniform_over_candidates():
@@ -254,7 +260,7 @@ def test_load_state_dict_rejects_other_parameters():
 
 @pytest.mark.parametrize("optimizer_name", ["adam", "sgd"])
 @pytest.mark.parametrize("mask_moments", [True, False])
-def test_optimizer_moments_are_masked_when_requested(optimizer_name, mask_moments):
+def test_optimizer_moments_are_masked_unless_turned_off(optimizer_name, mask_moments):
     model = _mlp_with_mask(0, density=0.5)
     if optimizer_name == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -283,11 +289,8 @@ def test_optimizer_moments_are_masked_when_requested(optimizer_name, mask_moment
                 assert torch.equal(after, before)
                 continue
             assert torch.all(after[~(old_mask[name] & new_mask[name])] == 0), (name, key)
-            kept = old_mask[name] & new_mask[name]
-            unchanged = after[kept] == before[kept]
-            regrown_in_place = (after[kept] == 0) & (original.detach()[kept] == 0)
-            assert torch.all(unchanged | regrown_in_place)
-            assert unchanged.sum() > 0
+            kept = old_mask[name] & new_mask[name]  # also the weights dropped and regrown in place
+            assert torch.equal(after[kept], before[kept]), (name, key)
 
 
 def test_errors_explain_what_is_expected():
@@ -306,3 +309,147 @@ def test_update_fraction_follows_cosine_and_linear_decay():
     linear = DynamicSparseConfig(regrowth="random", update_every=1, end_step=100, initial_fraction=0.4, decay="linear")
     assert cosine.update_fraction(0) == pytest.approx(0.4) and cosine.update_fraction(50) == pytest.approx(0.2)
     assert linear.update_fraction(25) == pytest.approx(0.3) and linear.update_fraction(100) == 0.0
+
+
+def test_masking_optimizer_moments_is_the_default():
+    assert DynamicSparseConfig(regrowth="random", update_every=1, end_step=10).mask_optimizer_moments is True
+
+
+@pytest.mark.parametrize("optimizer_name", ["adam", "sgd"])
+@pytest.mark.parametrize("default", [True, False])
+def test_moments_are_exactly_zero_at_every_regrown_position_by_default(optimizer_name, default):
+    model = _mlp_with_mask(0)
+    if optimizer_name == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    options = {} if default else {"mask_optimizer_moments": False}
+    config = DynamicSparseConfig(regrowth="gradient", update_every=2, end_step=40, initial_fraction=0.5, **options)
+    updater = DynamicSparseUpdater(model, optimizer, config)
+    keys = ("exp_avg", "exp_avg_sq") if optimizer_name == "adam" else ("momentum_buffer",)
+    regrown_total = stale_total = 0
+    for step in range(1, 21):
+        x, y = _batch(step)
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        old_mask = Mask.from_model(model)
+        stale = {name: sum((optimizer.state[original][key] != 0).int() for key in keys)
+                 for name, (original, _) in masked_parameters(model).items()}
+        updated = updater.step(step)
+        optimizer.zero_grad()
+        if not updated:
+            continue
+        new_mask = Mask.from_model(model)
+        for name, (original, _) in masked_parameters(model).items():
+            regrown = new_mask[name] & ~old_mask[name]
+            regrown_total += int(regrown.sum())
+            stale_total += int((stale[name][regrown] > 0).sum())
+            if default:
+                for key in keys:
+                    assert torch.all(optimizer.state[original][key][regrown] == 0), (step, name, key)
+    assert regrown_total > 0
+    # Turned off, weights dropped at one update and regrown at a later one bring back stale
+    # moments; by default their moments were zeroed when they were dropped.
+    assert (stale_total == 0) if default else (stale_total > 0)
+
+
+def test_update_resets_only_newly_regrown_weights_and_keeps_unchanged_layers_bit_for_bit():
+    model = nn.Sequential(nn.Linear(3, 2, bias=False), nn.Linear(2, 2, bias=False))
+    second_weight = torch.tensor([[0.7, -0.2], [0.05, 1.5]])
+    second_mask = torch.tensor([[True, True], [True, False]])
+    with torch.no_grad():
+        model[0].weight.copy_(HAND_WEIGHT)
+        model[1].weight.copy_(second_weight)
+    apply_mask(model, Mask({"0.weight": HAND_MASK.clone(), "1.weight": second_mask.clone()}))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    config = DynamicSparseConfig(regrowth="gradient", update_every=1, end_step=10_000, initial_fraction=0.5)
+    updater = DynamicSparseUpdater(model, optimizer, config)
+    # Layer 1: k = ceil(0.5 * 3) = 2 drops |0.05| and |-0.2|, whose gradients (7, 8) are the largest
+    # of the inactive entries, so both are regrown in place and the mask does not change.
+    second_gradient = torch.tensor([[0.0, 8.0], [7.0, 1.0]])
+    ((model[0].weight * HAND_GRADIENT).sum() + (model[1].weight * second_gradient).sum()).backward()
+    optimizer.step()
+    second_before = masked_parameters(model)["1.weight"][0].detach().clone()
+    assert updater.step(1)
+    masks = Mask.from_model(model)
+    assert torch.equal(masks["1.weight"], second_mask)
+    assert torch.equal(masked_parameters(model)["1.weight"][0].detach(), second_before)
+    assert torch.equal(second_before, second_weight * second_mask)
+    # Layer 0: only (1, 2), inactive before and active after, is reset; (0, 1) regrown in place keeps -0.1.
+    assert torch.equal(masks["0.weight"], torch.tensor([[True, True, False], [True, False, True]]))
+    assert torch.equal(masked_parameters(model)["0.weight"][0].detach(), torch.tensor([[0.5, -0.1, 0.0], [2.0, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("regrowth", ["gradient", "random"])
+def test_weights_active_before_and_after_an_update_keep_their_values(regrowth):
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = DynamicSparseConfig(regrowth=regrowth, update_every=3, end_step=30, initial_fraction=0.5)
+    updater = DynamicSparseUpdater(model, optimizer, config, torch.Generator().manual_seed(1))
+    updates = 0
+    for step in range(1, 31):
+        x, y = _batch(step)
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        old_mask = Mask.from_model(model)
+        before = {name: original.detach().clone() for name, (original, _) in masked_parameters(model).items()}
+        if updater.step(step):
+            updates += 1
+            new_mask = Mask.from_model(model)
+            for name, (original, _) in masked_parameters(model).items():
+                survivors = old_mask[name] & new_mask[name]
+                assert torch.equal(original.detach()[survivors], before[name][survivors]), (step, name)
+                assert torch.all(original.detach()[~survivors] == 0), (step, name)
+        optimizer.zero_grad()
+    assert updates == 10
+
+
+def _gradient_setup(seed: int = 0):
+    model = _mlp_with_mask(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = DynamicSparseConfig(regrowth="gradient", update_every=2, end_step=100, initial_fraction=0.5)
+    return model, optimizer, DynamicSparseUpdater(model, optimizer, config)
+
+
+def test_training_a_deep_copy_of_the_model_does_not_feed_the_original_updater():
+    reference_model, reference_optimizer, reference_updater = _gradient_setup()
+    model, optimizer, updater = _gradient_setup()
+    _train(reference_model, reference_optimizer, reference_updater, [1])
+    _train(model, optimizer, updater, [1])  # step(1) arms the capture for update step 2
+    clone = copy.deepcopy(model)
+    clone_optimizer = torch.optim.Adam(clone.parameters(), lr=1e-2)
+    for micro in range(3):
+        x, y = _batch(100 + micro)
+        nn.functional.mse_loss(clone(x), y).backward()
+        clone_optimizer.step()
+        clone_optimizer.zero_grad()
+    assert updater._dense_gradients == {}
+    _train(reference_model, reference_optimizer, reference_updater, range(2, 7))
+    _train(model, optimizer, updater, range(2, 7))
+    assert updater.updates_done == reference_updater.updates_done == 3
+    assert Mask.from_model(model) == Mask.from_model(reference_model)
+    for (name, tensor), (_, reference) in zip(model.state_dict().items(), reference_model.state_dict().items()):
+        assert torch.equal(tensor, reference), name
+
+
+def test_a_deep_copied_updater_drives_the_copied_model():
+    model, optimizer, updater = _gradient_setup()
+    _train(model, optimizer, updater, [1])
+    clone, clone_optimizer, clone_updater = copy.deepcopy((model, optimizer, updater))
+    assert clone_updater.model is clone and clone_updater.optimizer is clone_optimizer
+    x, y = _batch(2)
+    nn.functional.mse_loss(model(x), y).backward()
+    nn.functional.mse_loss(clone(x), y).backward()
+    assert sorted(updater._dense_gradients) == sorted(clone_updater._dense_gradients) == sorted(masked_parameters(model))
+    for name, gradient in updater._dense_gradients.items():
+        assert torch.equal(clone_updater._dense_gradients[name], gradient), name  # not summed into one updater
+    optimizer.step()
+    clone_optimizer.step()
+    assert updater.step(2) and clone_updater.step(2)
+    optimizer.zero_grad()
+    clone_optimizer.zero_grad()
+    _train(model, optimizer, updater, range(3, 9))
+    _train(clone, clone_optimizer, clone_updater, range(3, 9))
+    assert clone_updater.updates_done == updater.updates_done == 4
+    for (name, tensor), (_, copied) in zip(model.state_dict().items(), clone.state_dict().items()):
+        assert torch.equal(tensor, copied), name

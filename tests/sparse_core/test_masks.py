@@ -208,3 +208,50 @@ def test_from_model_is_a_snapshot():
     snapshot = Mask.from_model(model)
     set_mask(model, Mask.ones_like(model))
     assert snapshot == half_mask()
+
+
+def _train_under_momentum_then_shrink_mask(steps: int = 3):
+    """Trains dense, masks to `half_mask`, trains on: momentum moves the masked originals."""
+    model = apply_mask(make_mlp(), Mask.ones_like(make_mlp()))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    inputs = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+
+    def train():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            model(inputs).square().sum().backward()
+            optimizer.step()
+
+    train()
+    set_mask(model, half_mask())
+    train()
+    for name, (original, _) in masked_parameters(model).items():
+        assert bool((original[~half_mask()[name]] != 0).any()), name  # the hidden values drifted
+    return model, optimizer
+
+
+@pytest.mark.parametrize("grow", ["apply_mask", "set_mask"])
+def test_grown_weights_restart_at_exactly_zero_after_momentum_moved_them(grow):
+    model, _ = _train_under_momentum_then_shrink_mask()
+    before = {name: original.detach().clone() for name, (original, _) in masked_parameters(model).items()}
+    (apply_mask if grow == "apply_mask" else set_mask)(model, Mask.ones_like(model))
+    for name, (original, mask) in masked_parameters(model).items():
+        kept, grown = half_mask()[name], ~half_mask()[name]
+        assert mask.all()
+        assert torch.all(original[grown] == 0), name
+        assert torch.all(effective_parameters(model)[name][grown] == 0), name
+        assert torch.equal(original[kept], before[name][kept]), name  # active before and after: untouched
+
+
+def test_set_mask_with_the_optimizer_zeroes_its_state_where_weights_are_not_active_throughout():
+    model, optimizer = _train_under_momentum_then_shrink_mask()
+    grown_mask = Mask({"0.weight": torch.ones(3, 4, dtype=torch.bool), "2.weight": torch.zeros(2, 3, dtype=torch.bool)})
+    buffers = {name: optimizer.state[original]["momentum_buffer"].clone() for name, (original, _) in masked_parameters(model).items()}
+    set_mask(model, grown_mask, optimizer)
+    for name, (original, _) in masked_parameters(model).items():
+        after = optimizer.state[original]["momentum_buffer"]
+        throughout = half_mask()[name] & grown_mask[name]
+        assert torch.all(after[~throughout] == 0), name
+        assert torch.equal(after[throughout], buffers[name][throughout]), name
+    assert int(masked_parameters(model)["0.weight"][0].count_nonzero()) == 6  # grown entries are zero
+    assert int(masked_parameters(model)["2.weight"][0].count_nonzero()) == 0
