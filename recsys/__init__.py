@@ -6,7 +6,8 @@ Recommendation" (WSDM 2024) and Song et al., "AutoInt" (CIKM 2019).
 Modules: :mod:`~recsys.data` (MovieLens-100k, splits, vocabularies, a streaming
 Criteo / Avazu reader), :mod:`~recsys.models` (MF, LightGCN, AutoInt),
 :mod:`~recsys.metrics`, :mod:`~recsys.trainer`, :mod:`~recsys.dsl`,
-:mod:`~recsys.topk` and :mod:`~recsys.ctr` (the two tasks), :mod:`~recsys.distributed`.
+:mod:`~recsys.topk` and :mod:`~recsys.ctr` (the two tasks), :mod:`~recsys.config` (their
+settings, torch-free), :mod:`~recsys.distributed`.
 
 The public names are imported lazily (PEP 562), so that ``sparseworks recsys --help``
 does not import torch.
@@ -17,19 +18,19 @@ from __future__ import annotations
 from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "TopKConfig": "topk",
+    "TopKConfig": "config",
     "train_topk": "topk",
     "run_topk": "topk",
     "load_split": "topk",
-    "CTRConfig": "ctr",
+    "CTRConfig": "config",
     "train_ctr": "ctr",
     "run_ctr": "ctr",
     "load_ctr_data": "ctr",
-    "DSLConfig": "dsl",
+    "DSLConfig": "config",
     "sparsify": "dsl",
     "make_updater": "dsl",
     "parameter_counts": "dsl",
-    "TrainerConfig": "trainer",
+    "TrainerConfig": "config",
     "EarlyStopping": "trainer",
     "fit": "trainer",
     "topk_metrics": "metrics",
@@ -38,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "MF": "models.mf",
     "LightGCN": "models.lightgcn",
     "AutoInt": "models.autoint",
-    "AutoIntConfig": "models.autoint",
+    "AutoIntConfig": "config",
     "run_demo": "demo",
 }
 

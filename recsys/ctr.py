@@ -8,69 +8,25 @@ cross-entropy with Adam and stops early on validation AUC (Song et al. 2019, Sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from recsys.config import CTRConfig
 from recsys.data.features import FieldEncoder
 from recsys.data.movielens import CTRTable
 from recsys.data.splits import random_split
-from recsys.distributed import context, local_slice
+from recsys.distributed import context, local_slice, process_group
 from recsys.metrics import auc, logloss
-from recsys.models.autoint import AutoInt, AutoIntConfig
-from recsys.trainer import TrainerConfig, fit
+from recsys.models.autoint import AutoInt
+from recsys.trainer import fit
+from sparse_core.infra.errors import InputError
 
 __all__ = ["CTRConfig", "CTRData", "load_ctr_data", "predict", "prepare_ctr", "run_ctr", "train_ctr"]
-
-
-@dataclass(frozen=True)
-class CTRConfig:
-    """A CTR training run.
-
-    Attributes:
-        model: ``"autoint"`` or ``"autoint+"`` (AutoInt with a DNN).
-        architecture: AutoInt's sizes; for ``"autoint+"`` an empty ``dnn_hidden`` becomes 400-400.
-        batch_size: Rows per step.
-        learning_rate: Adam's step size.
-        weight_decay: Adam's L2 on every parameter.
-        trainer: Epochs and early stopping on validation AUC.
-        split_seed: Seed of the 80/10/10 split.
-        fractions: Train / validation / test shares.
-        min_count: Training occurrences a value needs to get its own id.
-        dataset: Only ``"ml100k"`` for now (Criteo / Avazu files go through ``recsys.data.ctr_reader``).
-        max_rows: Keep only the first rows of the table (smoke tests); None keeps all.
-    """
-
-    model: Literal["autoint", "autoint+"] = "autoint"
-    architecture: AutoIntConfig = field(default_factory=AutoIntConfig)
-    batch_size: int = 1024
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    trainer: TrainerConfig = field(
-        default_factory=lambda: TrainerConfig(epochs=30, patience=2, monitor="auc", mode="max", eval_every=1)
-    )
-    split_seed: int = 2020
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    min_count: int = 1
-    dataset: str = "ml100k"
-    max_rows: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.model not in ("autoint", "autoint+"):
-            raise ValueError(f"CTRConfig.model must be 'autoint' or 'autoint+', found {self.model!r}")
-
-    def resolved_architecture(self) -> AutoIntConfig:
-        """The architecture with AutoInt+'s DNN filled in when needed."""
-        if self.model == "autoint+" and not self.architecture.dnn_hidden:
-            return AutoIntConfig.plus(**{k: v for k, v in vars(self.architecture).items() if k != "dnn_hidden"})
-        if self.model == "autoint" and self.architecture.dnn_hidden:
-            raise ValueError("model 'autoint' has no DNN; use model 'autoint+' for dnn_hidden")
-        return self.architecture
 
 
 @dataclass(frozen=True)
@@ -93,8 +49,21 @@ class CTRData:
 
 
 def prepare_ctr(table: CTRTable, config: CTRConfig) -> CTRData:
-    """Splits the table, fits the vocabularies on the training rows and encodes every split."""
+    """Splits the table, fits the vocabularies on the training rows and encodes every split.
+
+    Raises:
+        InputError: a split without both classes (its AUC would be undefined), e.g. when
+            ``max_rows`` keeps only a handful of rows.
+    """
     parts = dict(zip(("train", "valid", "test"), random_split(len(table), config.fractions, config.split_seed)))
+    for name, rows in parts.items():
+        positives = int(table.labels[rows].sum())
+        if positives in (0, rows.size):
+            kept = f"; max_rows={config.max_rows} kept too few rows" if config.max_rows is not None else ""
+            raise InputError(
+                f"the {name} split of {config.dataset} has {rows.size} rows with {positives} positives: "
+                f"AUC needs both classes{kept}"
+            )
     encoder = FieldEncoder(table.fields, config.min_count).fit(table.values, parts["train"])
     encoded = encoder.transform(table.values)
     return CTRData(ids={k: encoded[v] for k, v in parts.items()}, labels={k: table.labels[v] for k, v in parts.items()},
@@ -127,14 +96,17 @@ def train_ctr(
 ) -> dict:
     """Trains AutoInt / AutoInt+ with early stopping on validation AUC; runs under torchrun too.
 
+    ``seed`` draws the initial weights and the order of the rows; dropout (AutoInt+) draws
+    from torch's global generator, which the command line seeds once per run.
+
     Returns:
         ``test_auc``, ``test_logloss``, ``parameters``, ``samples_per_second`` (training),
         ``epoch_seconds``, ``best_epoch``, ``valid_auc`` and the per-epoch history ``epochs``.
     """
     device = torch.device(device)
     ctx = context()
-    torch.manual_seed(seed)
-    model = AutoInt(data.cardinalities, config.resolved_architecture()).to(device)
+    model = AutoInt(data.cardinalities, config.resolved_architecture(),
+                    generator=torch.Generator().manual_seed(seed)).to(device)
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -177,8 +149,6 @@ def train_ctr(
 
 def load_ctr_data(config: CTRConfig, folder: Path | None = None) -> CTRData:
     """The dataset of ``config``, split and encoded (fetched on first use unless ``folder`` is given)."""
-    if config.dataset != "ml100k":
-        raise ValueError(f"unknown CTR dataset {config.dataset!r}; available: 'ml100k'")
     from recsys.data.movielens import load_ctr_table, ml100k_folder
 
     table = load_ctr_table(folder if folder is not None else ml100k_folder())
@@ -190,5 +160,13 @@ def load_ctr_data(config: CTRConfig, folder: Path | None = None) -> CTRData:
 
 def run_ctr(config: CTRConfig, *, seed: int = 0, device: torch.device | str = "cpu",
             folder: Path | None = None, progress: bool = False) -> dict:
-    """Loads, splits and encodes the dataset, then :func:`train_ctr`; what ``sparseworks recsys ctr`` runs."""
-    return train_ctr(config, load_ctr_data(config), seed=seed, device=device, folder=folder, progress=progress)
+    """Loads, splits and encodes the dataset, then :func:`train_ctr`; what ``sparseworks recsys ctr`` runs.
+
+    Under ``torchrun`` every process calls this: it joins the process group from the
+    environment (:func:`recsys.distributed.process_group`; a GPU per process), trains its
+    share of every batch, and leaves the group at the end. Only the main process should
+    pass a ``folder``.
+    """
+    with process_group(device) as local_device:
+        return train_ctr(config, load_ctr_data(config), seed=seed, device=local_device, folder=folder,
+                         progress=progress)

@@ -7,6 +7,9 @@ floating-point summation order. Dynamic sparse updates decide from rank 0's stat
 broadcast (:func:`broadcast_masks`), so masks stay identical on every rank.
 
 Backends: gloo on CPU, NCCL on GPUs (sparse embedding gradients work over gloo only).
+The tasks' entry points (:func:`recsys.topk.run_topk`, :func:`recsys.ctr.run_ctr`) join
+the group from torchrun's environment and leave it at the end (:func:`process_group`);
+the command line only makes the run folder on the main process.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +27,10 @@ from torch import Tensor, nn
 
 from sparse_core.masks import masked_parameters
 
-__all__ = ["DistContext", "broadcast_masks", "context", "init_from_env", "local_slice", "masks_digest"]
+__all__ = [
+    "DistContext", "broadcast_masks", "context", "init_from_env", "launched", "local_device", "local_slice",
+    "masks_digest", "process_group",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +64,54 @@ def init_from_env(device: torch.device) -> DistContext:
     Uses NCCL for CUDA devices and gloo otherwise. Without torchrun's variables it returns a
     single-process context and initialises nothing.
     """
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+    if not launched():
         return DistContext()
     if not dist.is_initialized():
+        device = torch.device(device)
         backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # NCCL's communicator lives on this process's GPU
         dist.init_process_group(backend=backend, timeout=dt.timedelta(minutes=10))
         log.info("joined process group: rank %d of %d (%s)", dist.get_rank(), dist.get_world_size(), backend)
     return context()
+
+
+def launched() -> bool:
+    """Whether torchrun started this process as one of two or more (``WORLD_SIZE`` >= 2)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) >= 2
+
+
+def local_device(device: torch.device | str) -> torch.device:
+    """The device this process trains on: under torchrun, ``cuda`` means ``cuda:LOCAL_RANK``.
+
+    A CPU device, or a GPU given with its index, is kept as it is.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None and launched():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
+    return device
+
+
+@contextmanager
+def process_group(device: torch.device | str = "cpu") -> Iterator[torch.device]:
+    """Joins torchrun's process group for a run and leaves it at the end; yields this process's device.
+
+    Without torchrun's variables it joins nothing and yields ``device``. A group the caller
+    joined already is used and left joined.
+
+    Examples:
+
+        with process_group(device) as local:
+            metrics = train_topk(config, split, seed=seed, device=local)
+    """
+    local = local_device(device)
+    joined_before = dist.is_available() and dist.is_initialized()
+    ctx = init_from_env(local)
+    try:
+        yield local
+    finally:
+        if ctx.active and not joined_before and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def local_slice(batch: Tensor, ctx: DistContext) -> Tensor:
@@ -75,13 +124,15 @@ def local_slice(batch: Tensor, ctx: DistContext) -> Tensor:
 
 
 @torch.no_grad()
-def broadcast_masks(model: nn.Module, src: int = 0) -> None:
-    """Copies rank ``src``'s masks and masked weights to every rank.
+def broadcast_masks(model: nn.Module, optimizer: torch.optim.Optimizer | None = None, src: int = 0) -> None:
+    """Copies rank ``src``'s masks, masked weights and their optimizer moments to every rank.
 
     Call it on every rank after each prune-and-regrow step. Each rank's updater decides from
     its local gradient (the dense gradient is captured before DDP averages it), so the
     decisions can differ; rank ``src``'s decision wins. The masked ``original`` tensors are
-    broadcast too, because a rank zeroes only the weights it regrew itself.
+    broadcast too, because a rank zeroes only the weights it regrew itself, and so is the
+    optimizer's per-weight state of those tensors (Adam's moments, which an update zeroes
+    where weights are dropped or regrown).
     """
     if not context().active:
         return
@@ -90,6 +141,10 @@ def broadcast_masks(model: nn.Module, src: int = 0) -> None:
         dist.broadcast(buffer, src=src)
         mask.copy_(buffer.bool())
         dist.broadcast(original.data, src=src)
+        state = optimizer.state.get(original, {}) if optimizer is not None else {}
+        for _, value in sorted(state.items()):
+            if torch.is_tensor(value) and value.shape == original.shape:
+                dist.broadcast(value, src=src)
 
 
 def masks_digest(model: nn.Module) -> Tensor:

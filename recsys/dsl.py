@@ -18,61 +18,17 @@ same ``d * dim`` dimensions; the prune-and-regrow updates then move weights free
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
+from recsys.config import DSLConfig
 from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
 from sparse_core.masks import Mask, apply_mask, masked_parameters
 from sparse_core.masks import named_parameters as unmasked_named_parameters
 from sparse_core.pruning import random_mask
 
 __all__ = ["DSLConfig", "column_mask", "make_updater", "parameter_counts", "sparsify"]
-
-
-@dataclass(frozen=True)
-class DSLConfig:
-    """Dynamic sparse learning settings.
-
-    Attributes:
-        density: Fraction of weights kept in every masked tensor (1.0 = dense training).
-        update_every: Steps between prune-and-regrow updates (DSL's Delta T).
-        initial_fraction: Fraction of active weights replaced at the first update (DSL: 0.5).
-        end_fraction: Share of the planned training steps after which masks are frozen.
-        budget: ``"per_tensor"`` or ``"global"`` (see :class:`sparse_core.dynamic.DynamicSparseConfig`).
-        regrowth: ``"gradient"`` (DSL, RigL) or ``"random"`` (SET).
-        initial_mask: ``"columns"`` (default): the kept entries fill whole columns of each
-            table, in a random column order (the last column partly, at random rows), so
-            every user and item starts on the same dimensions and inner products use them
-            all; regrowth then unstructures it. ``"random"``: uniform over each tensor, the
-            DSL paper's start (on ml100k LightGCN at density 0.2: 0.85x dense Recall@20,
-            against 0.955x with columns; see the closing note of issue 5).
-        rescale_init: Multiply the kept initial weights by ``1 / sqrt(density)`` so every row's
-            expected norm matches the dense initialisation (the scores are inner products).
-    """
-
-    density: float = 1.0
-    update_every: int = 150
-    initial_fraction: float = 0.5
-    end_fraction: float = 0.75
-    budget: Literal["per_tensor", "global"] = "per_tensor"
-    regrowth: Literal["gradient", "random"] = "gradient"
-    initial_mask: Literal["random", "columns"] = "columns"
-    rescale_init: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.density <= 1.0:
-            raise ValueError(f"DSLConfig.density must lie in (0, 1], found {self.density}")
-        if self.initial_mask not in ("random", "columns"):
-            raise ValueError(f"DSLConfig.initial_mask must be 'random' or 'columns', found {self.initial_mask!r}")
-        if not 0.0 <= self.end_fraction <= 1.0:
-            raise ValueError(f"DSLConfig.end_fraction must lie in [0, 1], found {self.end_fraction}")
-
-    @property
-    def sparse(self) -> bool:
-        return self.density < 1.0
 
 
 def column_mask(mask: Mask, generator: torch.Generator) -> Mask:

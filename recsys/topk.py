@@ -9,69 +9,28 @@ user's known items excluded.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from recsys.config import TopKConfig
 from recsys.costs import topk_macs
 from recsys.data.movielens import Interactions
 from recsys.data.splits import TopKSplit
-from recsys.distributed import broadcast_masks, context, local_slice
-from recsys.dsl import DSLConfig, make_updater, parameter_counts, sparsify
+from recsys.distributed import broadcast_masks, context, local_slice, process_group
+from recsys.dsl import make_updater, parameter_counts, sparsify
 from recsys.metrics import topk_metrics, user_item_matrix
 from recsys.models.embeddings import EmbeddingRanker
 from recsys.models.lightgcn import LightGCN, normalized_adjacency
 from recsys.models.mf import MF, bpr_loss
-from recsys.trainer import TrainerConfig, fit
+from recsys.trainer import fit
+from sparse_core.infra.errors import ConfigError
 
 __all__ = ["TopKConfig", "build_model", "load_split", "run_topk", "sample_negatives", "train_topk"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TopKConfig:
-    """A top-K training run.
-
-    Attributes:
-        model: ``"mf"`` or ``"lightgcn"``.
-        embedding_dim: Embedding size (LightGCN / DSL: 64).
-        layers: LightGCN propagation layers (3).
-        joint_table: Users and items in one embedding table (one DSL budget) or two.
-        batch_size: BPR triples per step (summed over processes under DDP).
-        learning_rate: Adam's step size.
-        l2: Weight of the L2 penalty on the batch's raw embeddings (LightGCN: 1e-4).
-        trainer: Epochs, patience, evaluation interval; early stopping on validation Recall@20.
-        dsl: Density and prune-and-regrow schedule (density 1.0 = dense).
-        ks: Cut-offs of Recall@K and NDCG@K.
-        dataset: Only ``"ml100k"`` (MovieLens-100k) for now.
-        split_seed: Seed of the per-user split (fixed across training seeds).
-        test_fraction: Share of each user's interactions held out for test.
-        valid_fraction: Share of each user's training interactions held out for validation.
-    """
-
-    model: Literal["mf", "lightgcn"] = "lightgcn"
-    embedding_dim: int = 64
-    layers: int = 3
-    joint_table: bool = True
-    batch_size: int = 2048
-    learning_rate: float = 1e-2
-    l2: float = 1e-4
-    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(epochs=60, patience=3, eval_every=5))
-    dsl: DSLConfig = field(default_factory=DSLConfig)
-    ks: tuple[int, ...] = (10, 20)
-    dataset: str = "ml100k"
-    split_seed: int = 2020
-    test_fraction: float = 0.2
-    valid_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.model not in ("mf", "lightgcn"):
-            raise ValueError(f"TopKConfig.model must be 'mf' or 'lightgcn', found {self.model!r}")
 
 
 def build_model(config: TopKConfig, train: Interactions, device: torch.device, generator: torch.Generator) -> EmbeddingRanker:
@@ -142,6 +101,10 @@ def train_topk(
     if config.dsl.sparse:
         sparsify(model, config.dsl.density, generator, rescale=config.dsl.rescale_init,
                  initial_mask=config.dsl.initial_mask)
+        empty = [name for name, density in parameter_counts(model)["tensor_densities"].items() if density == 0]
+        if empty:
+            raise ConfigError(f"DSLConfig.density {config.dsl.density:g} keeps no weight of {', '.join(empty)}",
+                              field="density")
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -156,7 +119,7 @@ def train_topk(
 
     def after_step(step: int) -> None:
         if updater is not None and updater.step(step):
-            broadcast_masks(model)
+            broadcast_masks(model, optimizer)
 
     known_keys = np.sort(train.users * train.num_items + train.items)
     users_t, items_t = torch.as_tensor(train.users), torch.as_tensor(train.items)
@@ -222,8 +185,6 @@ def train_topk(
 
 def load_split(config: TopKConfig, folder: Path | None = None) -> TopKSplit:
     """The dataset of ``config`` split per user (fetched on first use unless ``folder`` is given)."""
-    if config.dataset != "ml100k":
-        raise ValueError(f"unknown top-K dataset {config.dataset!r}; available: 'ml100k'")
     from recsys.data.movielens import load_interactions, ml100k_folder
     from recsys.data.splits import split_per_user
 
@@ -233,5 +194,13 @@ def load_split(config: TopKConfig, folder: Path | None = None) -> TopKSplit:
 
 def run_topk(config: TopKConfig, *, seed: int = 0, device: torch.device | str = "cpu",
              folder: Path | None = None, progress: bool = False) -> dict:
-    """Loads and splits the dataset, then :func:`train_topk`; what ``sparseworks recsys topk`` runs."""
-    return train_topk(config, load_split(config), seed=seed, device=device, folder=folder, progress=progress)
+    """Loads and splits the dataset, then :func:`train_topk`; what ``sparseworks recsys topk`` runs.
+
+    Under ``torchrun`` every process calls this: it joins the process group from the
+    environment (:func:`recsys.distributed.process_group`; a GPU per process), trains its
+    share of every batch, and leaves the group at the end. Only the main process should
+    pass a ``folder``.
+    """
+    with process_group(device) as local_device:
+        return train_topk(config, load_split(config), seed=seed, device=local_device, folder=folder,
+                          progress=progress)

@@ -1,9 +1,10 @@
 """One training loop for every recsys model: Adam steps, periodic validation, early stopping.
 
-The loop reads top to bottom (STYLE §6); what is model-specific comes in as callables:
-``batches(epoch)`` yields the epoch's mini-batches, ``loss(batch)`` returns the scalar to
-minimise, ``evaluate()`` returns validation metrics, and ``after_step(step)`` runs after
-every optimizer step (a dynamic-sparse mask update, a mask broadcast across processes).
+The loop reads top to bottom (docs/style.md, rule 6); what is model-specific comes in as
+callables: ``batches(epoch)`` yields the epoch's mini-batches, ``loss(batch)`` returns the
+scalar to minimise, ``evaluate()`` returns validation metrics, and ``after_step(step)``
+runs after every optimizer step (a dynamic-sparse mask update, a mask broadcast across
+processes).
 The best state (by ``monitor``) is kept in memory, written to ``best.pt`` when a folder
 is given, and restored at the end.
 """
@@ -24,32 +25,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from recsys.config import TrainerConfig
 from sparse_core.infra.files import atomic_write
 
 __all__ = ["EarlyStopping", "FitResult", "TrainerConfig", "fit"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """How long to train and when to stop.
-
-    Attributes:
-        epochs: Maximum passes over the training data.
-        patience: Evaluations without improvement before stopping.
-        monitor: Validation metric that decides the best state (e.g. ``"recall@20"``, ``"auc"``).
-        mode: ``"max"`` if larger is better, else ``"min"``.
-        eval_every: Epochs between evaluations.
-        min_delta: Improvement needed to reset the patience.
-    """
-
-    epochs: int = 100
-    patience: int = 5
-    monitor: str = "recall@20"
-    mode: Literal["max", "min"] = "max"
-    eval_every: int = 1
-    min_delta: float = 0.0
 
 
 class EarlyStopping:

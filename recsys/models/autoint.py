@@ -9,44 +9,29 @@ the concatenated embeddings and sums the two logits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer"]
+from recsys.config import AutoIntConfig
+
+__all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer", "init_linear"]
 
 
-@dataclass(frozen=True)
-class AutoIntConfig:
-    """AutoInt's architecture; defaults are the paper's (embedding 16, 3 layers, 2 heads x 32).
+@torch.no_grad()
+def init_linear(layer: nn.Linear, generator: torch.Generator | None = None) -> None:
+    """PyTorch's default ``nn.Linear`` initialisation, drawn from ``generator``.
 
-    Attributes:
-        embedding_dim: Field embedding size d.
-        layers: Interacting layers.
-        heads: Attention heads per layer.
-        head_dim: Size d' of each head.
-        residual: Residual connection in every interacting layer (Eq. 8).
-        dnn_hidden: Hidden sizes of the AutoInt+ DNN; empty for plain AutoInt.
-        dropout: Dropout on the DNN's hidden layers and the attention output.
-        l2_embedding: L2 penalty on the embeddings looked up in a batch.
+    Weights ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (Kaiming uniform with ``a = sqrt(5)``), and
+    the bias from the same range.
     """
-
-    embedding_dim: int = 16
-    layers: int = 3
-    heads: int = 2
-    head_dim: int = 32
-    residual: bool = True
-    dnn_hidden: tuple[int, ...] = ()
-    dropout: float = 0.0
-    l2_embedding: float = 0.0
-
-    @classmethod
-    def plus(cls, **overrides) -> AutoIntConfig:
-        """AutoInt+ with a 400-400 DNN (Song et al. 2019, Sec. 5.1)."""
-        return cls(**{"dnn_hidden": (400, 400), **overrides})
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    if layer.bias is not None:
+        bound = 1.0 / math.sqrt(layer.in_features) if layer.in_features > 0 else 0.0
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 class InteractingLayer(nn.Module):
@@ -57,18 +42,22 @@ class InteractingLayer(nn.Module):
         heads: Number of heads H.
         head_dim: Size d' of each head.
         residual: Add ``W_res x`` before the ReLU.
+        generator: Draws the initial weights (PyTorch's default initialisation; None: the
+            global generator).
 
     Shapes:
         - input: ``(batch, fields, in_dim)``; output: ``(batch, fields, heads * head_dim)``.
     """
 
-    def __init__(self, in_dim: int, heads: int, head_dim: int, residual: bool = True):
+    def __init__(self, in_dim: int, heads: int, head_dim: int, residual: bool = True,
+                 generator: torch.Generator | None = None):
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         self.width = heads * head_dim
         self.has_residual = residual
         # W_query, W_key, W_value (and W_res) of every head stacked into one projection
         self.projection = nn.Linear(in_dim, (4 if residual else 3) * self.width, bias=False)
+        init_linear(self.projection, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         batch, fields, _ = x.shape
@@ -95,9 +84,12 @@ class AutoInt(nn.Module):
     Args:
         cardinalities: Rows per field (vocabulary size incl. the out-of-vocabulary id 0).
         config: Architecture.
+        generator: Draws every initial weight (embeddings ``N(0, 0.01^2)``, linear layers
+            PyTorch's default); the same seed gives the same model. None: the global generator.
     """
 
-    def __init__(self, cardinalities: Sequence[int], config: AutoIntConfig = AutoIntConfig()):
+    def __init__(self, cardinalities: Sequence[int], config: AutoIntConfig = AutoIntConfig(),
+                 generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
         fields = len(cardinalities)
@@ -105,13 +97,15 @@ class AutoInt(nn.Module):
         self.register_buffer("offsets", offsets, persistent=False)
         self.cardinalities = tuple(int(c) for c in cardinalities)
         self.embedding = nn.Embedding(sum(self.cardinalities), config.embedding_dim)
-        nn.init.normal_(self.embedding.weight, std=1e-4 ** 0.5)
+        nn.init.normal_(self.embedding.weight, std=1e-4 ** 0.5, generator=generator)
         dims = [config.embedding_dim] + [config.heads * config.head_dim] * config.layers
         self.interacting = nn.ModuleList(
-            InteractingLayer(dims[i], config.heads, config.head_dim, config.residual) for i in range(config.layers)
+            InteractingLayer(dims[i], config.heads, config.head_dim, config.residual, generator=generator)
+            for i in range(config.layers)
         )
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(fields * dims[-1], 1)
+        init_linear(self.output, generator)
         if config.dnn_hidden:
             blocks: list[nn.Module] = []
             width = fields * config.embedding_dim
@@ -120,6 +114,9 @@ class AutoInt(nn.Module):
                 width = hidden
             blocks.append(nn.Linear(width, 1))
             self.dnn = nn.Sequential(*blocks)
+            for block in self.dnn:
+                if isinstance(block, nn.Linear):
+                    init_linear(block, generator)
         else:
             self.dnn = None
 

@@ -31,3 +31,21 @@ def test_training_beats_chance(ctr_table, model):
 def test_plain_autoint_rejects_a_dnn():
     with pytest.raises(ValueError, match="autoint\\+"):
         CTRConfig(model="autoint", architecture=AutoIntConfig.plus()).resolved_architecture()
+
+
+def test_a_split_with_one_class_is_an_input_error(ctr_table):
+    from sparse_core.infra.errors import InputError
+
+    ctr_table.labels[:] = 1.0
+    with pytest.raises(InputError, match="AUC needs both classes"):
+        prepare_ctr(ctr_table, CTRConfig())
+
+
+def test_settings_are_checked_when_the_config_is_built():
+    from sparse_core.infra.errors import ConfigError
+
+    for bad in (lambda: CTRConfig(learning_rate=0.0), lambda: CTRConfig(max_rows=5),
+                lambda: CTRConfig(fractions=(0.9, 0.1)), lambda: CTRConfig(model="deepfm"),
+                lambda: AutoIntConfig(dropout=1.0), lambda: CTRConfig(trainer=TrainerConfig(monitor="auc", mode="min"))):
+        with pytest.raises(ConfigError):
+            bad()

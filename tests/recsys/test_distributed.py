@@ -1,5 +1,6 @@
 """DDP with two local processes (gloo): identical parameters and masks, metrics as one process."""
 
+import json
 import os
 import socket
 import subprocess
@@ -42,3 +43,22 @@ def test_two_processes_stay_identical_and_match_one(tmp_path):
     # same global batches and negatives; only gradient summation order and rank 0's local regrowth differ
     assert abs(rank0["metrics"]["recall@20"] - single["metrics"]["recall@20"]) < 0.05
     assert abs(rank0["metrics"]["ndcg@20"] - single["metrics"]["ndcg@20"]) < 0.05
+
+
+@pytest.mark.network
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_command_under_torchrun_joins_and_leaves_the_group(tmp_path):
+    """The library joins the group and leaves it; only rank 0 writes a run folder."""
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), "-m", "sparseworks", "recsys", "topk", "--model", "mf", "--density", "0.5",
+         "--epochs", "1", "--embedding-dim", "8", "--threads", "1", "--json", "--out", str(out)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "destroy_process_group" not in done.stderr  # the group was left
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["nonzeros"] == metrics["dense_parameters"] // 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no second folder from rank 1

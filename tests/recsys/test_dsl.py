@@ -47,7 +47,7 @@ def test_masked_embeddings_are_zero_in_the_forward_pass():
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError, match="density must lie in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match="density must be > 0 and <= 1"):
         DSLConfig(density=0.0)
     assert not DSLConfig().sparse and DSLConfig(density=0.5).sparse
 

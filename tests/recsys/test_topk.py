@@ -31,9 +31,9 @@ def test_training_learns_the_taste_groups(topk_split, model):
     assert len(metrics["epochs"]) == 12 and "valid_recall@20" in metrics["epochs"][2]
 
 
-@pytest.mark.parametrize("joint", [True, False])
-def test_dsl_keeps_the_budget(topk_split, joint):
-    metrics = train_topk(tiny("lightgcn", 0.2, joint_table=joint), topk_split, seed=0)
+@pytest.mark.parametrize("separate", [False, True])
+def test_dsl_keeps_the_budget(topk_split, separate):
+    metrics = train_topk(tiny("lightgcn", 0.2, separate_tables=separate), topk_split, seed=0)
     assert metrics["nonzeros"] == round(0.2 * metrics["dense_parameters"])
     assert metrics["mask_updates"] > 0
     assert metrics["inference_macs"] < metrics["dense_inference_macs"]

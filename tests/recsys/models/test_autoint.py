@@ -52,3 +52,16 @@ def test_fields_use_separate_rows():
     assert not torch.equal(embedded[0, 0], embedded[0, 1])
     with pytest.raises(IndexError):
         model.embed(torch.tensor([[0, 5]]))
+
+
+def test_generator_alone_decides_the_initial_weights():
+    """The model is drawn from the given generator, whatever the global generator's state."""
+    states = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        model = AutoInt([4, 6], AutoIntConfig.plus(head_dim=4), generator=torch.Generator().manual_seed(7))
+        states.append(model.state_dict())
+    for name in states[0]:
+        assert torch.equal(states[0][name], states[1][name]), name
+    other = AutoInt([4, 6], AutoIntConfig.plus(head_dim=4), generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(other.embedding.weight, states[0]["embedding.weight"])
