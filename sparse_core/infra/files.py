@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "sha256_file"]
+__all__ = ["atomic_path", "atomic_write", "save_figure", "sha256_file"]
 
 
 def _umask() -> int:
@@ -59,6 +59,42 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that want a file name (NetCDF, zarr, numpy).
+
+    The block writes the file at the yielded path; on success it is renamed over ``path``
+    (with the user's umask), on an exception it is removed and ``path`` is left as it was::
+
+        with atomic_path(folder / "output.nc") as temporary:
+            dataset.to_netcdf(temporary)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def save_figure(figure, path: Path | str, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure as PNG atomically (never a half-written image)."""
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format=savefig_kwargs.pop("format", "png"), **savefig_kwargs)
+    return path
 
 
 def sha256_file(path: Path | str, chunk_bytes: int = 1 << 20) -> str:

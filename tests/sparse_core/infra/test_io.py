@@ -242,3 +242,30 @@ def test_leftovers_of_a_killed_fetch_are_removed_and_verify_finds_a_flipped_byte
     assert io.cached_status(cache=cache, sources=toy["sources"])["toy"]["fetched"] is True  # index only
     status = io.cached_status(cache=cache, sources=toy["sources"], verify=True)["toy"]
     assert status["fetched"] is False and status["problem"].startswith("altered: ")
+
+
+def test_atomic_path_renames_on_success_and_removes_on_failure(tmp_path):
+    target = tmp_path / "out" / "data.nc"
+    with files.atomic_path(target) as temporary:
+        assert temporary.parent == target.parent and temporary.name.endswith(".part.nc")
+        temporary.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole"
+    assert oct(target.stat().st_mode & 0o777) != oct(0o600)  # the user's umask, not mkstemp's 0600
+    with pytest.raises(RuntimeError):
+        with files.atomic_path(target) as temporary:
+            temporary.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert target.read_bytes() == b"whole" and sorted(p.name for p in target.parent.iterdir()) == ["data.nc"]
+
+
+def test_save_figure_writes_a_whole_png(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.plot([0, 1], [1, 0])
+    path = files.save_figure(figure, tmp_path / "f.png", dpi=50)
+    plt.close(figure)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
