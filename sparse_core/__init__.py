@@ -2,7 +2,8 @@
 
 Modules, one idea each (docs/architecture.md, "The core"): :mod:`~sparse_core.masks`, :mod:`~sparse_core.pruning`,
 :mod:`~sparse_core.distributions`, :mod:`~sparse_core.schedules`,
-:mod:`~sparse_core.dynamic`, :mod:`~sparse_core.gates`, :mod:`~sparse_core.lottery`,
+:mod:`~sparse_core.dynamic`, :mod:`~sparse_core.gates`, :mod:`~sparse_core.activation_gates`,
+:mod:`~sparse_core.lottery`,
 :mod:`~sparse_core.soups`, :mod:`~sparse_core.export`, :mod:`~sparse_core.infra.io`,
 :mod:`~sparse_core.infra.runtime` and :mod:`~sparse_core.infra.datasets` (real data shared by the apps).
 The uniform / ERK helpers stay under :mod:`sparse_core.distributions`.
@@ -44,15 +45,15 @@ _EXPORTS: dict[str, str] = {
     "DynamicSparseConfig": "dynamic",
     "DynamicSparseUpdater": "dynamic",
     # gates
-    "ActivationChoice": "gates",
+    "ActivationChoice": "activation_gates",
     "GatedLinear": "gates",
-    "GatedMLP": "gates",
+    "GatedMLP": "activation_gates",
     "HardConcreteGate": "gates",
     "NeuronGates": "gates",
-    "ReluBudgetSchedule": "gates",
-    "expected_relu_count": "gates",
+    "ReluBudgetSchedule": "activation_gates",
+    "expected_relu_count": "activation_gates",
     "l0_penalty": "gates",
-    "relu_budget_penalty": "gates",
+    "relu_budget_penalty": "activation_gates",
     # lottery
     "imp": "lottery",
     "rewind": "lottery",

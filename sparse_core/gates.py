@@ -1,36 +1,26 @@
-"""Hard-concrete (L0) gates over neurons, and a per-neuron choice of activation.
+"""Hard-concrete (L0) gates over neurons (Louizos, Welling & Kingma, ICLR 2018).
 
-A hard-concrete gate (Louizos, Welling & Kingma, "Learning Sparse Neural Networks
-through L0 Regularization", ICLR 2018, sec. 2.2) is a random variable in [0, 1] that is
-exactly 0 or exactly 1 with positive probability, and whose parameter ``log_alpha`` can
-be trained by the reparameterisation trick. Multiplying a neuron's output by a gate and
-penalising the expected number of non-zero gates trains the network to remove neurons.
+A hard-concrete gate (Louizos et al., "Learning Sparse Neural Networks through L0
+Regularization", sec. 2.2) is a random variable in [0, 1] that is exactly 0 or exactly 1
+with positive probability, and whose parameter ``log_alpha`` can be trained by the
+reparameterisation trick. Multiplying a neuron's output by a gate and penalising the
+expected number of non-zero gates (`l0_penalty`) trains the network to remove neurons.
 
-`ActivationChoice` uses two such gates per neuron to relax the three-way choice of Liu
-et al., "Model-Based Control with Sparse Neural Dynamics" (NeurIPS 2023): a neuron is
-removed, keeps its ReLU, or has its ReLU replaced by the identity. Identity neurons need
-no binary variable in the mixed-integer program built from the network, so a budget on
-the expected number of ReLUs (`relu_budget_penalty`, `ReluBudgetSchedule`) trades
-accuracy for planning speed.
+The per-neuron choice among ReLU, identity and off of Liu et al. (NeurIPS 2023), built
+from two such gates per neuron, lives in :mod:`sparse_core.activation_gates`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from sparse_core.schedules import cubic_sparsity
-
 __all__ = [
-    "ActivationChoice", "DEFAULT_STRETCH", "DEFAULT_TEMPERATURE", "GatedLinear", "GatedMLP", "HardConcreteGate",
-    "IDENTITY", "NeuronGates", "OFF", "RELU", "ReluBudgetSchedule", "expected_relu_count", "l0_penalty",
-    "relu_budget_penalty",
+    "DEFAULT_STRETCH", "DEFAULT_TEMPERATURE", "GatedLinear", "HardConcreteGate", "NeuronGates", "along_feature_dim",
+    "l0_penalty", "reset_linear",
 ]
 
 DEFAULT_STRETCH = (-0.1, 1.1)
@@ -40,8 +30,27 @@ DEFAULT_TEMPERATURE = 2.0 / 3.0
 UNIFORM_EPSILON = 1e-6
 """Uniform noise is drawn from [eps, 1 - eps] so that log u and log(1 - u) stay finite."""
 
-OFF, IDENTITY, RELU = 0, 1, 2
-"""Codes returned by `ActivationChoice.choices`."""
+
+def reset_linear(linear: nn.Linear, generator: torch.Generator | None = None) -> nn.Linear:
+    """Draws ``linear``'s weights and bias as `torch.nn.Linear` does, from ``generator``.
+
+    Kaiming-uniform weights with ``a = sqrt(5)`` and a bias uniform in
+    ``(-1 / sqrt(fan_in), 1 / sqrt(fan_in))``, PyTorch's default initialisation; with a
+    generator the draw touches no global random state. Without one, the layer is left as
+    it is (already drawn from the global generator by its constructor).
+
+    Returns:
+        ``linear``, initialised in place.
+    """
+    if generator is None:
+        return linear
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
+        if linear.bias is not None:
+            fan_in = linear.weight.shape[1]
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
+    return linear
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -49,8 +58,17 @@ def _check_probability(name: str, value: float) -> None:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
 
 
-def _along_feature_dim(gate_values: torch.Tensor, x: torch.Tensor, feature_dim: int) -> torch.Tensor:
-    """Reshapes per-feature gate values so that they broadcast against ``x``."""
+def along_feature_dim(gate_values: torch.Tensor, x: torch.Tensor, feature_dim: int) -> torch.Tensor:
+    """Per-feature gate values reshaped to broadcast against ``x`` along ``feature_dim``.
+
+    Shapes:
+        - gate_values: (features,)
+        - x: any shape with ``features`` entries along ``feature_dim``
+        - output: ``x.dim()`` dimensions, size 1 except ``features`` along ``feature_dim``
+
+    Raises:
+        ValueError: If ``x`` has another number of features along ``feature_dim``.
+    """
     if x.dim() == 0 or x.shape[feature_dim] != gate_values.numel():
         raise ValueError(
             f"expected an input with {gate_values.numel()} features along dim {feature_dim}, "
@@ -192,7 +210,7 @@ class NeuronGates(nn.Module):
         self.gate = HardConcreteGate(num_neurons, **gate_options)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return x * _along_feature_dim(self.gate(generator), x, self.feature_dim)
+        return x * along_feature_dim(self.gate(generator), x, self.feature_dim)
 
     def expected_l0(self) -> torch.Tensor:
         """Expected number of kept neurons (a differentiable scalar)."""
@@ -210,6 +228,7 @@ class GatedLinear(nn.Module):
         in_features: Input size.
         out_features: Output size, one gate per output neuron.
         bias: Whether the linear layer has a bias.
+        generator: Draws the initial weights (`reset_linear`); None = the global generator.
         **gate_options: Passed on to `HardConcreteGate`.
 
     Shapes:
@@ -217,288 +236,56 @@ class GatedLinear(nn.Module):
         - output: (..., out_features)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, **gate_options) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        generator: torch.Generator | None = None,
+        **gate_options,
+    ) -> None:
         super().__init__()
         factory = {key: gate_options[key] for key in ("device", "dtype") if key in gate_options}
-        self.linear = nn.Linear(in_features, out_features, bias=bias, **factory)
+        self.linear = reset_linear(nn.Linear(in_features, out_features, bias=bias, **factory), generator)
         self.gates = NeuronGates(out_features, feature_dim=-1, **gate_options)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.gates(self.linear(x), generator)
 
 
-class ActivationChoice(nn.Module):
-    """A relaxed per-neuron choice among {off, identity, ReLU} (Liu et al., NeurIPS 2023).
-
-    Design: two independent hard-concrete gates per neuron (Louizos et al. 2018), a keep
-    gate ``k`` and a ReLU gate ``r``, and ``output = k * (r * relu(x) + (1 - r) * x)``.
-    At ``k = 0`` the neuron is off; at ``k = 1`` it is a ReLU for ``r = 1`` and the identity
-    for ``r = 0``; in between it is a scaled leaky ReLU with negative slope ``1 - r``. The
-    probabilities of the three choices are closed-form (eq. 12 for each gate):
-    P(off) = 1 - P(k != 0), P(identity) = P(k != 0) P(r = 0), P(relu) = P(k != 0) P(r != 0),
-    so `expected_relu_count` is differentiable without sampling.
-
-    The hard decision (`choices`) is made from the test-time gates: off where the keep
-    gate is 0, otherwise ReLU where the ReLU gate is non-zero, otherwise identity. After
-    `harden` the forward pass uses these decisions exactly, in both modes:
-    off -> 0, identity -> x, relu -> relu(x), so a compact export built from `choices`
-    computes the same function. Hardening drops the fractional test-time gate values
-    (e.g. a keep gate of 0.98 becomes 1); fine-tune the hardened network if that matters.
-
-    Args:
-        num_neurons: Number of neurons.
-        init_keep_probability: Initial ``sigmoid(log_alpha)`` of the keep gates.
-        init_relu_probability: Initial ``sigmoid(log_alpha)`` of the ReLU gates.
-        temperature: Temperature of both gates.
-        stretch: Stretch interval of both gates.
-        feature_dim: Dimension of the input that indexes neurons.
-        device: Device of the gate parameters.
-        dtype: Dtype of the gate parameters.
-
-    Shapes:
-        - input: any shape with ``num_neurons`` entries along ``feature_dim``
-        - output: same as input
-    """
-
-    def __init__(
-        self,
-        num_neurons: int,
-        init_keep_probability: float = 0.9,
-        init_relu_probability: float = 0.9,
-        temperature: float = DEFAULT_TEMPERATURE,
-        stretch: tuple[float, float] = DEFAULT_STRETCH,
-        feature_dim: int = -1,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        options = dict(temperature=temperature, stretch=stretch, device=device, dtype=dtype)
-        self.num_neurons = num_neurons
-        self.feature_dim = feature_dim
-        self.keep_gate = HardConcreteGate(num_neurons, init_keep_probability, **options)
-        self.relu_gate = HardConcreteGate(num_neurons, init_relu_probability, **options)
-        self.register_buffer("hard_choices", torch.full((num_neurons,), RELU, dtype=torch.long, device=device))
-        self.register_buffer("hardened", torch.zeros((), dtype=torch.bool, device=device))
-
-    @property
-    def is_hardened(self) -> bool:
-        """Whether `harden` was called (the state survives `state_dict` round trips)."""
-        return bool(self.hardened)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.is_hardened:
-            choices = _along_feature_dim(self.hard_choices, x, self.feature_dim)
-            return torch.where(choices == RELU, F.relu(x), torch.where(choices == IDENTITY, x, torch.zeros_like(x)))
-        keep = _along_feature_dim(self.keep_gate(generator), x, self.feature_dim)
-        relu_share = _along_feature_dim(self.relu_gate(generator), x, self.feature_dim)
-        return keep * (relu_share * F.relu(x) + (1.0 - relu_share) * x)
-
-    def probabilities(self) -> torch.Tensor:
-        """Probabilities of (off, identity, relu) per neuron, differentiable.
-
-        Returns:
-            Tensor of shape (num_neurons, 3); after `harden`, one-hot rows of the choices.
-        """
-        if self.is_hardened:
-            return F.one_hot(self.hard_choices, 3).to(self.keep_gate.log_alpha.dtype)
-        keep = self.keep_gate.probability_nonzero()
-        relu = self.relu_gate.probability_nonzero()
-        return torch.stack([1.0 - keep, keep * (1.0 - relu), keep * relu], dim=-1)
-
-    def expected_relu_count(self) -> torch.Tensor:
-        """Expected number of ReLU neurons, sum of P(k != 0) P(r != 0) (a scalar)."""
-        return self.probabilities()[:, RELU].sum()
-
-    def expected_l0(self) -> torch.Tensor:
-        """Expected number of kept (not off) neurons (a scalar)."""
-        return self.probabilities()[:, OFF].neg().add(1.0).sum()
-
-    def relu_budget_penalty(self, relu_budget: float) -> torch.Tensor:
-        """Hinge ``max(0, expected_relu_count - relu_budget)``: zero once the budget is met."""
-        return F.relu(self.expected_relu_count() - relu_budget)
-
-    def choices(self) -> torch.Tensor:
-        """The hard decision per neuron: 0 = off, 1 = identity, 2 = relu.
-
-        Returns:
-            LongTensor of shape (num_neurons,).
-        """
-        if self.is_hardened:
-            return self.hard_choices.clone()
-        keep = self.keep_gate.is_nonzero()
-        relu = self.relu_gate.is_nonzero()
-        code = lambda value: torch.full_like(self.hard_choices, value)  # noqa: E731
-        return torch.where(keep, torch.where(relu, code(RELU), code(IDENTITY)), code(OFF))
-
-    @torch.no_grad()
-    def harden(self, choices: torch.Tensor | None = None) -> torch.Tensor:
-        """Freezes the decisions; afterwards forward computes off -> 0, identity -> x, relu -> relu(x).
-
-        Args:
-            choices: Optional decisions to impose (values in {0, 1, 2}); by default `choices()`.
-
-        Returns:
-            The hardened choices, shape (num_neurons,).
-        """
-        decided = self.choices() if choices is None else torch.as_tensor(choices, device=self.hard_choices.device)
-        if decided.shape != (self.num_neurons,):
-            raise ValueError(f"expected {self.num_neurons} choices, got shape {tuple(decided.shape)}")
-        if decided.numel() and (decided.min() < OFF or decided.max() > RELU):
-            found = decided.unique().tolist()
-            raise ValueError(f"choices must be 0 (off), 1 (identity) or 2 (relu), got values {found}")
-        self.hard_choices.copy_(decided.long())
-        self.hardened.fill_(True)
-        return self.hard_choices.clone()
-
-    def extra_repr(self) -> str:
-        return f"num_neurons={self.num_neurons}, feature_dim={self.feature_dim}, hardened={self.is_hardened}"
-
-
-class GatedMLP(nn.Module):
-    """A ReLU MLP whose hidden ReLUs are `ActivationChoice` modules (Liu et al., NeurIPS 2023).
-
-    ``sizes = [in, h1, ..., hL, out]`` builds ``Linear(in, h1) -> ActivationChoice(h1) -> ...
-    -> Linear(hL, out)``. With the default initial probabilities the network starts close
-    to a plain ReLU MLP.
-
-    Args:
-        sizes: Layer widths, at least two.
-        init_keep_probability: Initial keep-gate probability, see `ActivationChoice`.
-        init_relu_probability: Initial ReLU-gate probability, see `ActivationChoice`.
-        temperature: Gate temperature.
-        stretch: Gate stretch interval.
-        bias: Whether the linear layers have biases.
-        device: Device of all parameters.
-        dtype: Dtype of all parameters.
-
-    Shapes:
-        - input: (..., sizes[0])
-        - output: (..., sizes[-1])
-    """
-
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        *,
-        init_keep_probability: float = 0.9,
-        init_relu_probability: float = 0.9,
-        temperature: float = DEFAULT_TEMPERATURE,
-        stretch: tuple[float, float] = DEFAULT_STRETCH,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        if len(sizes) < 2 or any(int(size) < 1 for size in sizes):
-            raise ValueError(f"sizes must hold at least two positive widths, got {list(sizes)}")
-        self.sizes = [int(size) for size in sizes]
-        self.linears = nn.ModuleList(
-            nn.Linear(fan_in, fan_out, bias=bias, device=device, dtype=dtype)
-            for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:])
-        )
-        self.activations = nn.ModuleList(
-            ActivationChoice(
-                width, init_keep_probability, init_relu_probability, temperature, stretch, device=device, dtype=dtype
-            )
-            for width in self.sizes[1:-1]
-        )
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        for linear, activation in zip(self.linears[:-1], self.activations):
-            x = activation(linear(x), generator)
-        return self.linears[-1](x)
-
-    def layer_choices(self) -> list[torch.Tensor]:
-        """Per hidden layer, the LongTensor of choices (0 = off, 1 = identity, 2 = relu)."""
-        return [activation.choices() for activation in self.activations]
-
-    def harden(self) -> list[torch.Tensor]:
-        """Hardens every hidden layer; returns the per-layer choices."""
-        return [activation.harden() for activation in self.activations]
-
-
-def _activation_choices(model: nn.Module) -> list[ActivationChoice]:
-    found = [module for module in model.modules() if isinstance(module, ActivationChoice)]
-    if not found:
-        raise ValueError(f"expected at least one ActivationChoice in the model, found none in {type(model).__name__}")
-    return found
-
-
-def expected_relu_count(model: nn.Module) -> torch.Tensor:
-    """Expected number of ReLU neurons over all `ActivationChoice` modules of ``model``."""
-    return torch.stack([choice.expected_relu_count() for choice in _activation_choices(model)]).sum()
-
-
-def relu_budget_penalty(model: nn.Module, relu_budget: float) -> torch.Tensor:
-    """Hinge ``max(0, expected_relu_count(model) - relu_budget)`` over the whole model."""
-    return F.relu(expected_relu_count(model) - relu_budget)
-
-
 def l0_penalty(model: nn.Module) -> torch.Tensor:
     """Sum of expected L0 norms (Louizos et al. 2018, eq. 12) of the neuron gates of ``model``.
 
-    Counts every `HardConcreteGate` (e.g. in `NeuronGates`) and the kept neurons of every
-    `ActivationChoice` (its keep gate; after `ActivationChoice.harden`, the exact count).
-    The ReLU gates of `ActivationChoice` count ReLUs, not neurons: `relu_budget_penalty`
-    penalises those.
+    Every module that reports its own expected L0 norm (an ``expected_l0()`` method:
+    `HardConcreteGate`, `NeuronGates`, `sparse_core.activation_gates.ActivationChoice`) is
+    counted once, as a whole: the modules inside it are not counted again. So an
+    `ActivationChoice` counts its kept neurons (its keep gate; after hardening, the exact
+    count), not its ReLU gates, which count ReLUs rather than neurons
+    (`sparse_core.activation_gates.relu_budget_penalty` penalises those).
 
     Args:
         model: A module containing hard-concrete gates.
 
     Returns:
         A differentiable scalar, the expected number of kept neurons.
+
+    Raises:
+        ValueError: If ``model`` holds no gates.
     """
-    choices = [module for module in model.modules() if isinstance(module, ActivationChoice)]
-    owned = {id(gate) for choice in choices for gate in (choice.keep_gate, choice.relu_gate)}
-    gates = [module for module in model.modules() if isinstance(module, HardConcreteGate) and id(module) not in owned]
-    terms = [gate.expected_l0() for gate in gates] + [choice.expected_l0() for choice in choices]
+    terms = list(_expected_l0_terms(model, set()))
     if not terms:
         raise ValueError(f"expected hard-concrete neuron gates in the model, found none in {type(model).__name__}")
     return torch.stack(terms).sum()
 
 
-@dataclass(frozen=True)
-class ReluBudgetSchedule:
-    """A ReLU budget shrinking from ``initial_relus`` to ``target_relus`` during training.
-
-    ``cubic`` follows the gradual-pruning ramp of Zhu & Gupta (2017, eq. 1), which removes
-    quickly at first and slowly near the end; ``linear`` shrinks at a constant rate.
-
-    Args:
-        initial_relus: Budget at and before ``start_step`` (usually all hidden neurons).
-        target_relus: Budget at and after ``end_step``.
-        end_step: Step at which the target is reached.
-        start_step: Step at which shrinking begins.
-        shape: "cubic" or "linear".
-    """
-
-    initial_relus: float
-    target_relus: float
-    end_step: int
-    start_step: int = 0
-    shape: Literal["cubic", "linear"] = "cubic"
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.target_relus <= self.initial_relus:
-            raise ValueError(
-                f"expected 0 <= target_relus <= initial_relus, got {self.target_relus} and {self.initial_relus}"
-            )
-        if self.end_step <= self.start_step:
-            raise ValueError(f"end_step ({self.end_step}) must come after start_step ({self.start_step})")
-        if self.shape not in ("cubic", "linear"):
-            raise ValueError(f"shape must be 'cubic' or 'linear', got {self.shape!r}")
-
-    def __call__(self, step: int) -> float:
-        """The ReLU budget at ``step``."""
-        if self.shape == "linear":
-            progress = min(max((step - self.start_step) / (self.end_step - self.start_step), 0.0), 1.0)
-            return self.initial_relus + (self.target_relus - self.initial_relus) * progress
-        removed_fraction = cubic_sparsity(
-            step,
-            initial_sparsity=0.0,
-            final_sparsity=1.0 - self.target_relus / self.initial_relus if self.initial_relus else 0.0,
-            start_step=self.start_step,
-            end_step=self.end_step,
-        )
-        return self.initial_relus * (1.0 - removed_fraction)
+def _expected_l0_terms(module: nn.Module, seen: set[int]) -> Iterator[torch.Tensor]:
+    """The expected L0 norm of each outermost gate-owning module under ``module`` (shared ones once)."""
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    if callable(getattr(module, "expected_l0", None)):
+        yield module.expected_l0()
+        return
+    for child in module.children():
+        yield from _expected_l0_terms(child, seen)

@@ -10,43 +10,21 @@ by episode, never by transition.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from sparse_core.infra.errors import InputError
 from sparse_core.infra.files import atomic_write
+from sparse_dynamics.config import SPLIT_FRACTIONS, CollectConfig, split_sizes
 from sparse_dynamics.tasks import Task, make_task
 
 __all__ = ["CollectConfig", "TransitionData", "collect", "load_dataset", "save_dataset", "split_episodes"]
 
 FORMAT = "sparseworks.dynamics.dataset/1"
-
-
-@dataclass(frozen=True)
-class CollectConfig:
-    """How to collect transitions.
-
-    Attributes:
-        episodes: Number of episodes.
-        steps: Control steps per episode.
-        scripted_fraction: Probability that a step uses the task's scripted action
-            instead of a uniformly random one.
-        seed: Episode ``e`` is reset with seed ``seed * 100003 + e``; actions use their own
-            generator seeded from ``seed``.
-    """
-
-    episodes: int = 200
-    steps: int = 30
-    scripted_fraction: float = 0.7
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.episodes < 1 or self.steps < 1:
-            raise ValueError(f"episodes and steps must be positive, got {self.episodes} and {self.steps}")
-        if not 0.0 <= self.scripted_fraction <= 1.0:
-            raise ValueError(f"scripted_fraction must lie in [0, 1], got {self.scripted_fraction}")
 
 
 @dataclass(frozen=True)
@@ -105,14 +83,19 @@ def collect(task: Task, config: CollectConfig, *, progress: bool = False) -> Tra
     return TransitionData(task.name, task.options(), states, actions)
 
 
-def split_episodes(data: TransitionData, fractions: tuple[float, float] = (0.8, 0.1), seed: int = 0) -> tuple[TransitionData, ...]:
-    """Random split by episode into (train, validation, test); the test share is the rest."""
+def split_episodes(
+    data: TransitionData, fractions: tuple[float, float] = SPLIT_FRACTIONS, seed: int = 0
+) -> tuple[TransitionData, ...]:
+    """Random split by episode into (train, validation, test); the test share is the rest.
+
+    Raises:
+        InputError: If a part would hold no episode.
+    """
     order = np.random.default_rng([seed, 11]).permutation(data.episodes)
-    train_end = int(round(fractions[0] * data.episodes))
-    val_end = train_end + int(round(fractions[1] * data.episodes))
-    parts = (order[:train_end], order[train_end:val_end], order[val_end:])
+    train, validation, _ = split_sizes(data.episodes, fractions)
+    parts = (order[:train], order[train : train + validation], order[train + validation :])
     if any(len(part) == 0 for part in parts):
-        raise ValueError(f"{data.episodes} episodes are too few to split {fractions} + rest; collect more episodes")
+        raise InputError(f"{data.episodes} episodes are too few to split {fractions} + rest; collect more episodes")
     return tuple(data.subset(np.sort(part)) for part in parts)
 
 
@@ -135,14 +118,14 @@ def save_dataset(data: TransitionData, path: Path | str, extra: dict | None = No
 
 
 def _fail(path: Path, field: str, message: str) -> None:
-    raise ValueError(f"{path}: field {field!r}: {message}")
+    raise InputError(f"{path}: field {field!r}: {message}")
 
 
 def validate(data: TransitionData, path: Path | str = "<memory>") -> TransitionData:
     """Checks shapes against the task and that every value is finite; returns the data.
 
     Raises:
-        ValueError: Naming the file, the field, what was expected and what was found.
+        InputError: Naming the file, the field, what was expected and what was found.
     """
     path = Path(path)
     task = data.make_task()
@@ -174,27 +157,30 @@ def load_dataset(path: Path | str, task: str | None = None) -> TransitionData:
 
     Raises:
         FileNotFoundError: If either file is missing.
-        ValueError: On a wrong format, task, shape or non-finite values (see `validate`).
+        InputError: On a wrong format, task, shape or non-finite values (see `validate`).
     """
     path = Path(path).with_suffix(".npz")
     description_path = path.with_suffix(".json")
     for needed in (path, description_path):
         if not needed.exists():
             raise FileNotFoundError(f"dataset file {needed} not found (write datasets with `sparseworks dynamics collect`)")
-    description = json.loads(description_path.read_text())
+    try:
+        description = json.loads(description_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{description_path}: expected the JSON description of a dataset, found: {error}") from None
     if description.get("format") != FORMAT:
         _fail(description_path, "format", f"expected {FORMAT!r}, found {description.get('format')!r}")
     if task is not None and description.get("task") != task:
         _fail(description_path, "task", f"expected {task!r}, found {description.get('task')!r}")
-    with np.load(path, allow_pickle=False) as arrays:
-        for field in ("states", "actions"):
-            if field not in arrays:
-                _fail(path, field, f"missing; found arrays {sorted(arrays.files)}")
-        states, actions = arrays["states"].astype(np.float64), arrays["actions"].astype(np.float64)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            found = {name: arrays[name] for name in arrays.files if name in ("states", "actions")}
+            names = sorted(arrays.files)
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(f"{path}: expected a .npz archive of states and actions, found: {error}") from None
+    for field in ("states", "actions"):
+        if field not in found:
+            _fail(path, field, f"missing; found arrays {names}")
+    states, actions = found["states"].astype(np.float64), found["actions"].astype(np.float64)
     data = TransitionData(description["task"], description.get("task_options", {}), states, actions)
     return validate(data, path)
-
-
-def collect_config_dict(config: CollectConfig) -> dict:
-    """The collection settings as a plain dict (saved into the dataset description)."""
-    return asdict(config)

@@ -1,143 +1,142 @@
-"""The work behind each CLI command, as library functions writing into a run folder.
+"""The work behind each ``sparseworks dynamics`` command, as library functions writing into a run folder.
 
-Each function takes a frozen config and a folder, writes its files there and returns
-JSON-safe metrics; the CLI only parses arguments and prints (DESIGN §1).
+Each function takes the command's frozen config (`sparse_dynamics.config`) and a folder,
+writes its files there and returns JSON-safe metrics; the CLI only prints
+(docs/architecture.md, "Layers"). File names in the metrics are relative to the run
+folder, so that a replayed run (``--config``) gives the same metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from sparse_dynamics.data import CollectConfig, TransitionData, collect, load_dataset, save_dataset, split_episodes
-from sparse_dynamics.pareto import ParetoConfig, evaluate, pareto_table, plot_pareto, run_pareto, train_dense
-from sparse_dynamics.sparsify import SparsifyConfig, sparsify
+from sparse_core.infra.errors import InputError
+from sparse_core.infra.runtime import config_to_dict
+from sparse_dynamics.config import (
+    CollectRunConfig,
+    DataSource,
+    ParetoRunConfig,
+    SparsifyRunConfig,
+    TrainRunConfig,
+    rollout_horizon,
+)
+from sparse_dynamics.data import TransitionData, collect, load_dataset, save_dataset, split_episodes
 from sparse_dynamics.tasks import make_task
-from sparse_dynamics.training import TrainConfig, state_scale
+from sparse_dynamics.training import evaluate, state_scale, train_dense
 
-__all__ = ["DataSource", "SparsifyRunConfig", "TrainRunConfig", "collect_run", "pareto_run", "sparsify_run", "train_run"]
+__all__ = ["collect_run", "load_source", "pareto_run", "sparsify_run", "train_run"]
+
+DATASET = "dataset.npz"
+"""File name of a dataset collected into a run folder."""
 
 
-@dataclass(frozen=True)
-class DataSource:
-    """Where transitions come from: a saved dataset, or a fresh collection.
+def load_source(source: DataSource, folder: Path, *, rollout_steps: int = 1, progress: bool = False) -> TransitionData:
+    """The transitions of ``source``: its dataset file, or a fresh collection saved as ``folder/dataset.npz``.
 
-    Attributes:
-        task: Task name.
-        data: Path of a dataset .npz; empty = collect with ``collect``.
-        collect: Collection settings when no dataset is given.
+    Raises:
+        FileNotFoundError: If the dataset file is missing.
+        InputError: If the dataset is malformed, of another task, or too short for the
+            rollout loss of ``rollout_steps`` steps.
     """
+    if source.data is None:
+        data = collect(make_task(source.task), source.collect, progress=progress)
+        save_dataset(data, folder / DATASET, extra={"collect": config_to_dict(source.collect)})
+        return data
+    data = load_dataset(source.data, task=source.task)
+    if rollout_steps > data.steps:
+        raise InputError(
+            f"{source.data}: episodes of {data.steps} steps are shorter than the rollout loss "
+            f"(--rollout-steps {rollout_steps}); choose --rollout-steps {data.steps} or less"
+        )
+    return data
 
-    task: str
-    data: str = ""
-    collect: CollectConfig = field(default_factory=CollectConfig)
 
-    def load(self, folder: Path, *, progress: bool = False) -> TransitionData:
-        if self.data:
-            return load_dataset(self.data, task=self.task)
-        dataset = collect(make_task(self.task), self.collect, progress=progress)
-        save_dataset(dataset, folder / "dataset.npz", extra={"collect": self.collect.__dict__})
-        return dataset
-
-
-def collect_run(source: DataSource, folder: Path, *, frames: int = 0, progress: bool = False) -> dict:
-    """Collects a dataset into ``folder/dataset.npz`` (+ .json) and renders ``frames`` PNG frames of episode 0."""
-    task = make_task(source.task)
-    dataset = collect(task, source.collect, progress=progress)
-    path = save_dataset(dataset, folder / "dataset.npz", extra={"collect": source.collect.__dict__})
-    if frames:
-        goal = task.sample_goal(np.random.default_rng(source.collect.seed))
-        task.reset(source.collect.seed * 100003)
+def collect_run(config: CollectRunConfig, folder: Path, *, progress: bool = False) -> dict:
+    """Collects a dataset into ``folder/dataset.npz`` (+ .json) and renders ``config.frames`` PNG frames of episode 0."""
+    task = make_task(config.task)
+    settings = config.collect
+    dataset = collect(task, settings, progress=progress)
+    save_dataset(dataset, folder / DATASET, extra={"collect": config_to_dict(settings)})
+    if config.frames:
+        goal = task.sample_goal(np.random.default_rng(settings.seed))
+        task.reset(settings.seed * 100003)
         task.render(folder / "frames" / "frame_000.png", goal=goal)
-        for step, action in enumerate(dataset.actions[0, : frames - 1], start=1):
+        for step, action in enumerate(dataset.actions[0, : config.frames - 1], start=1):
             task.step(action)
             task.render(folder / "frames" / f"frame_{step:03d}.png", goal=goal)
     moved = np.abs(np.diff(dataset.states, axis=1)).reshape(-1, task.state_dim).mean(0)
-    return {"task": source.task, "dataset": str(path), "episodes": dataset.episodes, "steps": dataset.steps,
+    return {"task": config.task, "dataset": DATASET, "episodes": dataset.episodes, "steps": dataset.steps,
             "transitions": dataset.transitions, "state_names": list(task.state_names),
-            "mean_abs_change_per_step": moved.tolist(), "frames": frames}
-
-
-@dataclass(frozen=True)
-class TrainRunConfig:
-    """Settings of `train_run`: data, hidden widths, optimisation, seed."""
-
-    source: DataSource
-    hidden: tuple[int, ...] = (128, 128)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=4000))
-    seed: int = 0
+            "mean_abs_change_per_step": moved.tolist(), "frames": config.frames}
 
 
 def train_run(config: TrainRunConfig, folder: Path, *, progress: bool = False) -> dict:
-    """Trains a dense model; writes ``model.pt``; returns held-out one-step and 10-step errors."""
+    """Trains a dense model; writes ``model.pt``; returns held-out one-step and rollout errors."""
     from sparse_dynamics.models import save_model
 
-    data = config.source.load(folder, progress=progress)
+    dense = config.dense
+    data = load_source(config.source, folder, rollout_steps=dense.train.rollout_steps, progress=progress)
     train, _, test = split_episodes(data, seed=config.seed)
-    model = train_dense(train, config.hidden, config.train, config.seed, progress=progress)
+    model = train_dense(train, dense.hidden, dense.train, config.seed, progress=progress)
     save_model(model, folder / "model.pt")
-    horizon = min(10, test.steps)
-    return {"task": data.task, "model": model.architecture()["kind"], "hidden": list(config.hidden),
-            "relus": int(sum(config.hidden)), "rollout_horizon": horizon, **evaluate(model, test, state_scale(train), horizon),
-            "model_path": str(folder / "model.pt")}
+    horizon = rollout_horizon(test.steps)
+    return {"task": data.task, "model": model.architecture()["kind"], "hidden": list(dense.hidden),
+            "relus": dense.relus, "rollout_horizon": horizon, **evaluate(model, test, state_scale(train), horizon),
+            "model_path": "model.pt"}
 
 
-@dataclass(frozen=True)
-class SparsifyRunConfig:
-    """Settings of `sparsify_run`: a dense model (path, or trained here) and the budget."""
+def _dense_model(config: SparsifyRunConfig, train: TransitionData, *, progress: bool):
+    """The model file of ``config.model`` (checked against the task), else a dense model trained here."""
+    from sparse_dynamics.models import load_model, make_model
 
-    source: DataSource
-    relu_budget: int
-    model: str = ""
-    hidden: tuple[int, ...] = (128, 128)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=4000))
-    sparsify_steps: int = 3000
-    finetune_steps: int = 1500
-    seed: int = 0
+    if config.model is None:
+        return train_dense(train, config.dense.hidden, config.dense.train, config.seed, progress=progress)
+    dense = load_model(config.model)
+    expected = make_model(train.make_task(), config.dense.hidden).architecture()
+    if dense.architecture() != expected:
+        raise InputError(f"{config.model}: a model of architecture {dense.architecture()}, but task "
+                         f"{train.task!r} needs {expected}")
+    return dense
 
 
 def sparsify_run(config: SparsifyRunConfig, folder: Path, *, progress: bool = False) -> dict:
     """Sparsifies a dense model to the ReLU budget; writes ``gated.pt`` and ``compact_*.npz/.json``."""
-    from sparse_dynamics.export import export_model, save_export
-    from sparse_dynamics.models import load_model, save_model
-    from sparse_dynamics.pareto import compact_difference
+    from sparse_dynamics.export import compact_difference, export_model, save_export
+    from sparse_dynamics.models import save_model
+    from sparse_dynamics.sparsify import sparsify_to_budget
 
-    data = config.source.load(folder, progress=progress)
+    rollout_steps = config.dense.train.rollout_steps
+    data = load_source(config.source, folder, rollout_steps=rollout_steps, progress=progress)
     train, _, test = split_episodes(data, seed=config.seed)
-    if config.model:
-        dense = load_model(config.model)
-    else:
-        dense = train_dense(train, config.hidden, config.train, config.seed, progress=progress)
-    torch.manual_seed(config.seed)
-    gated = type(dense).gated_from(dense)
-    sparsify_config = SparsifyConfig(
-        config.relu_budget, train=TrainConfig(steps=config.sparsify_steps, learning_rate=config.train.learning_rate / 2),
-        finetune=TrainConfig(steps=config.finetune_steps, learning_rate=config.train.learning_rate / 4),
-    )
-    info = sparsify(gated, train, sparsify_config, torch.Generator().manual_seed(config.seed), progress=progress)
+    dense = _dense_model(config, train, progress=progress)
+    gated, info = sparsify_to_budget(dense, train, config.relu_budget, config.recipe, seed=config.seed,
+                                     rollout_steps=rollout_steps, progress=progress)
     save_model(gated, folder / "gated.pt")
     task = data.make_task()
     networks = export_model(gated, state_names=task.state_names, action_names=task.action_names)
     paths = save_export(networks, folder)
     scale = state_scale(train)
-    horizon = min(10, test.steps)
-    return {"task": data.task, "relu_budget": config.relu_budget, "rollout_horizon": horizon, **info,
+    horizon = rollout_horizon(test.steps)
+    return {"task": data.task, "relu_budget": config.relu_budget, "hidden": list(config.dense.hidden),
+            "rollout_horizon": horizon, **info,
             **{f"dense_{k}": v for k, v in evaluate(dense, test, scale, horizon).items()},
             **evaluate(gated, test, scale, horizon),
             "compact_relus": {part: net.relu_count for part, net in networks.items()},
             "compact_parameters": {part: net.parameter_count for part, net in networks.items()},
-            "compact_max_abs_diff": compact_difference(gated, networks, test), "compact_files": paths}
+            "compact_max_abs_diff": compact_difference(gated, networks, test),
+            "compact_files": {part: Path(path).name for part, path in paths.items()}}
 
 
-def pareto_run(source: DataSource, config: ParetoConfig, folder: Path, *, progress: bool = False) -> tuple[dict, str]:
-    """`run_pareto` plus ``pareto.png`` and ``pareto.csv`` in ``folder``; returns (metrics, table)."""
-    data = source.load(folder, progress=progress)
+def pareto_run(config: ParetoRunConfig, folder: Path, *, progress: bool = False) -> dict:
+    """`run_pareto` on the data of ``config.source``, plus ``pareto.png`` and ``pareto.csv`` in ``folder``."""
+    from sparse_dynamics.pareto import plot_pareto, run_pareto
+
+    data = load_source(config.source, folder, rollout_steps=config.dense.train.rollout_steps, progress=progress)
     results = run_pareto(data, config, progress=progress)
     plot_pareto(results, folder / "pareto.png")
-    horizon = config.rollout_horizon
+    horizon = results["rollout_horizon"]
     rows = ["relus,kind,one_step_error,rollout_error"]
     rows.append(f"{results['dense_relus']},dense,{results['dense_one_step_error']},{results[f'dense_rollout{horizon}_error']}")
     for i, budget in enumerate(results["budgets"]):
@@ -145,5 +144,5 @@ def pareto_run(source: DataSource, config: ParetoConfig, folder: Path, *, progre
         rows.append(f"{budget},small_dense,{results['small_dense_one_step_error'][i]},"
                     f"{results[f'small_dense_rollout{horizon}_error'][i]}")
     (folder / "pareto.csv").write_text("\n".join(rows) + "\n")
-    results["figure"] = str(folder / "pareto.png")
-    return results, pareto_table(results)
+    results["figure"] = "pareto.png"
+    return results

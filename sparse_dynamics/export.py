@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from sparse_dynamics.compact import CompactNetwork
+from sparse_dynamics.compact import CompactNetwork, graph_step
+from sparse_dynamics.data import TransitionData
 from sparse_dynamics.folding import fold_gated_mlp
+from sparse_dynamics.training import evaluation_step
 
-__all__ = ["export_model", "save_export"]
+__all__ = ["compact_difference", "export_model", "save_export"]
 
 
 def export_model(model: nn.Module, *, state_names=None, action_names=None) -> dict[str, CompactNetwork]:
@@ -49,3 +52,15 @@ def save_export(networks: dict[str, CompactNetwork], folder: Path | str) -> dict
     """Writes ``<folder>/compact_<part>.npz/.json`` for each network; returns part -> npz path."""
     folder = Path(folder)
     return {part: str(network.save(folder / f"compact_{part}.npz")) for part, network in networks.items()}
+
+
+def compact_difference(model: nn.Module, networks: dict[str, CompactNetwork], data: TransitionData) -> float:
+    """Largest |exported - gated| next-state difference over the first 512 states of ``data`` (float64)."""
+    states = data.states[:, :-1].reshape(-1, data.states.shape[-1])[:512]
+    actions = data.actions.reshape(-1, data.actions.shape[-1])[:512]
+    reference = evaluation_step(model)(torch.as_tensor(states), torch.as_tensor(actions)).numpy()
+    if "dynamics" in networks:
+        exported = networks["dynamics"].step(states, actions)
+    else:
+        exported = graph_step(networks["edge"], networks["node"], states, actions)
+    return float(np.abs(exported - reference).max())

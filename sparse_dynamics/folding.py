@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sparse_core.activation_gates import IDENTITY, OFF, RELU, GatedMLP
 from sparse_core.export import compact_mlp
-from sparse_core.gates import IDENTITY, OFF, RELU, GatedMLP
 from sparse_dynamics.compact import INPUT, CompactNetwork, ReluLayer
 
 __all__ = ["fold_gated_mlp"]

@@ -1,10 +1,10 @@
 """Neuron sparsification with a shrinking ReLU budget (Liu et al., NeurIPS 2023, sec. 3.2).
 
 Starting from a trained dense model, every hidden neuron gets an `ActivationChoice`
-(two hard-concrete gates: keep, and ReLU-vs-identity; `sparse_core.gates`). The model
-and the gates are trained end to end on the prediction loss plus
+(two hard-concrete gates: keep, and ReLU-vs-identity; `sparse_core.activation_gates`).
+The model and the gates are trained end to end on the prediction loss plus
 
-    budget_weight * sum_g max(0, E[#ReLU in group g] - budget(step))
+    weight * sum_g max(0, E[#ReLU in group g] - budget(step))
     + l0_weight * E[#kept neurons] / #neurons
 
 where ``budget(step)`` is a `ReluBudgetSchedule` shrinking from all neurons to the target
@@ -12,52 +12,33 @@ where ``budget(step)`` is a `ReluBudgetSchedule` shrinking from all neurons to t
 more ReLUs than the target, its ReLUs with the smallest P(ReLU) become identities. The
 hardened model is fine-tuned with its choices frozen. A "group" is one MLP: the single
 MLP of `MLPDynamics`, or each of the edge and node MLPs of a graph model.
+
+`sparsify_to_budget` is the one recipe (`SparsifyRecipe`) that ``dynamics sparsify`` and
+every budget of ``dynamics pareto`` follow.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from sparse_core.gates import IDENTITY, RELU, ActivationChoice, ReluBudgetSchedule, l0_penalty, relu_budget_penalty
+from sparse_core.activation_gates import IDENTITY, RELU, ActivationChoice, ReluBudgetSchedule, relu_budget_penalty
+from sparse_core.gates import l0_penalty
+from sparse_core.infra.errors import ConfigError
+from sparse_dynamics.config import BudgetPenalty, SparsifyConfig, SparsifyRecipe
 from sparse_dynamics.data import TransitionData
-from sparse_dynamics.training import TrainConfig, fit
+from sparse_dynamics.training import fit, seeded_generator
 
-__all__ = ["SparsifyConfig", "enforce_budget", "relu_counts", "sparsify"]
+__all__ = [
+    "BudgetPenalty", "SparsifyConfig", "SparsifyRecipe", "enforce_budget", "relu_counts", "sparsify", "sparsify_to_budget",
+]
+
+SPARSIFICATION = 2
+"""Stream of `sparse_dynamics.training.seeded_generator` that `sparsify_to_budget` draws from."""
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SparsifyConfig:
-    """Settings of `sparsify`.
-
-    Attributes:
-        relu_budget: Target number of ReLUs per group (per MLP).
-        train: Optimisation of the gated phase (``train.steps`` steps).
-        budget_end_fraction: Fraction of the gated phase after which the budget is at its target.
-        schedule_shape: ``"cubic"`` or ``"linear"``.
-        budget_weight: Weight of the hinge on the expected ReLU count (per excess ReLU).
-        l0_weight: Weight of the expected fraction of kept neurons.
-        finetune: Optimisation after hardening (weights only).
-    """
-
-    relu_budget: int
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000))
-    budget_end_fraction: float = 0.6
-    schedule_shape: str = "cubic"
-    budget_weight: float = 0.05
-    l0_weight: float = 0.01
-    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, learning_rate=1e-3))
-
-    def __post_init__(self) -> None:
-        if self.relu_budget < 0:
-            raise ValueError(f"relu_budget must be >= 0, got {self.relu_budget}")
-        if not 0.0 < self.budget_end_fraction <= 1.0:
-            raise ValueError(f"budget_end_fraction must lie in (0, 1], got {self.budget_end_fraction}")
 
 
 def _choices(group: nn.Module) -> list[ActivationChoice]:
@@ -105,32 +86,34 @@ def sparsify(
             method (e.g. `MLPDynamics.gated_from(dense)`).
         train: Training episodes.
         config: Budget, schedule and optimisation.
-        generator: Draws training windows.
+        generator: A CPU generator: draws training windows and the gates' noise.
         progress: Show progress bars.
 
     Returns:
         ``{"relu_counts": [...], "kept_neurons": [...], "expected_relus_end": [...], "loss": last loss}``.
 
     Raises:
-        ValueError: If the budget is larger than a group's number of hidden neurons.
+        ConfigError: If the budget is larger than a group's number of hidden neurons.
     """
     groups = gated.budget_groups()
     sizes = [sum(a.num_neurons for a in _choices(group)) for group in groups]
     for group_index, size in enumerate(sizes):
         if config.relu_budget > size:
-            raise ValueError(
+            raise ConfigError(
                 f"relu budget {config.relu_budget} is larger than the network: MLP {group_index} has only "
-                f"{size} hidden neurons; choose a budget of at most {size}"
+                f"{size} hidden neurons; choose a budget of at most {size}",
+                field="relu_budget",
             )
-    end_step = max(1, round(config.budget_end_fraction * config.train.steps))
+    penalty = config.penalty
+    end_step = max(1, round(penalty.end_fraction * config.train.steps))
     schedules = [
-        ReluBudgetSchedule(size, config.relu_budget, end_step=end_step, shape=config.schedule_shape) for size in sizes
+        ReluBudgetSchedule(size, config.relu_budget, end_step=end_step, shape=penalty.schedule_shape) for size in sizes
     ]
     total_neurons = sum(sizes)
 
     def regularizer(step: int) -> Tensor:
         budget = sum(relu_budget_penalty(group, schedule(step)) for group, schedule in zip(groups, schedules))
-        return config.budget_weight * budget + config.l0_weight * l0_penalty(gated) / total_neurons
+        return penalty.weight * budget + penalty.l0_weight * l0_penalty(gated) / total_neurons
 
     fit(gated, train, config.train, generator, regularizer=regularizer, progress=progress, description="sparsify")
     with torch.no_grad():
@@ -141,3 +124,37 @@ def sparsify(
     kept = [sum(int((a.choices() != 0).sum()) for a in _choices(group)) for group in groups]
     return {"relu_counts": relu_counts(gated), "kept_neurons": kept, "expected_relus_end": expected,
             "loss": history[-1] if history else None}
+
+
+def sparsify_to_budget(
+    dense: nn.Module,
+    train: TransitionData,
+    relu_budget: int,
+    recipe: SparsifyRecipe,
+    *,
+    seed: int,
+    rollout_steps: int = 1,
+    progress: bool = False,
+) -> tuple[nn.Module, dict]:
+    """A sparsified copy of ``dense`` with at most ``relu_budget`` ReLUs per MLP, by ``recipe``.
+
+    The one procedure behind ``dynamics sparsify`` and each budget of ``dynamics pareto``:
+    the same dense model, training episodes, budget, recipe, rollout loss and seed give
+    the same network. ``dense`` is left unchanged.
+
+    Args:
+        dense: A trained dense model (`MLPDynamics` or `GraphDynamics`).
+        train: Training episodes.
+        relu_budget: ReLUs to keep per MLP.
+        recipe: Steps, learning rates, batch size and budget penalty.
+        seed: Seeds the generator of training windows and gate noise (stream `SPARSIFICATION`).
+        rollout_steps: K of the rollout loss in both phases.
+        progress: Show progress bars.
+
+    Returns:
+        ``(gated, info)``: the hardened, fine-tuned model and `sparsify`'s summary.
+    """
+    gated = type(dense).gated_from(dense)
+    config = recipe.for_budget(relu_budget, rollout_steps)
+    info = sparsify(gated, train, config, seeded_generator(seed, SPARSIFICATION), progress=progress)
+    return gated, info

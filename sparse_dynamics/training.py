@@ -5,48 +5,44 @@ NeurIPS 2023, sec. 3.1): from a true state, roll the model forward with the reco
 actions for K steps and average the squared errors, each state entry divided by the
 standard deviation of its one-step change in the training data. K = 1 is the plain
 one-step loss. What happens besides the prediction loss (a ReLU-budget penalty) is a
-callable passed in (STYLE §6).
+callable passed in (docs/style.md, rule 6).
+
+Randomness comes from explicit generators (docs/style.md, rule 8): `seeded_generator`
+gives each use of a run's seed (initial weights, training windows, sparsification) its
+own stream.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from sparse_core.infra.errors import ConfigError
+from sparse_dynamics.config import ROLLOUT_HORIZON, TrainConfig
 from sparse_dynamics.data import TransitionData
 
-__all__ = ["TrainConfig", "fit", "rollout_error", "state_scale"]
+__all__ = [
+    "TrainConfig", "evaluate", "evaluation_step", "fit", "rollout_error", "seeded_generator", "state_scale",
+    "train_dense",
+]
+
+MODEL_INIT, DENSE_WINDOWS = 0, 1
+"""Streams of `seeded_generator` used by `train_dense`: initial weights, training windows."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Adam on random windows of episodes, cosine learning-rate decay.
+def seeded_generator(seed: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator for one use of ``seed``: the same (seed, stream), the same draws.
 
-    Attributes:
-        steps: Optimizer steps.
-        batch_size: Windows per step.
-        learning_rate: Adam step size for weights (cosine-decayed to 5% of it).
-        gate_learning_rate: Adam step size for gate parameters (``log_alpha``).
-        rollout_steps: K of the rollout loss (1 = one-step loss).
-        weight_decay: Adam's L2 coefficient on weights.
+    Different streams are statistically independent (`numpy.random.SeedSequence`), so
+    e.g. the initial weights and the order of training windows are not correlated.
     """
-
-    steps: int = 3000
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    gate_learning_rate: float = 2e-2
-    rollout_steps: int = 1
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.steps < 0 or self.batch_size < 1 or self.rollout_steps < 1:
-            raise ValueError(f"need steps >= 0, batch_size >= 1, rollout_steps >= 1, got {self}")
+    (state,) = np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state))
 
 
 def _tensors(data: TransitionData, device: torch.device | str) -> tuple[Tensor, Tensor]:
@@ -86,10 +82,12 @@ def fit(
     """Trains ``model(state, action) -> next_state`` on random windows of the training episodes.
 
     Args:
-        model: Any module mapping ``(B, S), (B, A) -> (B, S)``.
+        model: Any module mapping ``(B, S), (B, A) -> (B, S)`` that takes a ``generator=``
+            keyword for the noise of its gates (`MLPDynamics`, `GraphDynamics`).
         train: Training episodes.
         config: Optimisation settings.
-        generator: Draws the windows (same generator state, same run).
+        generator: A CPU generator; draws the windows and seeds the gates' noise (same
+            generator state, same run).
         regularizer: Called with the step number; its value is added to the loss.
         progress: Show a progress bar.
         description: Progress-bar label.
@@ -100,7 +98,11 @@ def fit(
     device = next(model.parameters()).device
     states, actions = _tensors(train, device)
     if config.rollout_steps > train.steps:
-        raise ValueError(f"rollout_steps ({config.rollout_steps}) exceeds the episode length ({train.steps})")
+        raise ConfigError(
+            f"TrainConfig.rollout_steps: {config.rollout_steps} exceeds the episode length ({train.steps} steps)",
+            field="rollout_steps",
+        )
+    noise = torch.Generator(device).manual_seed(int(torch.randint(2**62, (), generator=generator)))
     scale = torch.as_tensor(delta_scale(train), dtype=torch.float32, device=device)
     optimizer = _optimizer(model, config)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -115,7 +117,7 @@ def fit(
         state = states[episode, start]
         loss = torch.zeros((), device=device)
         for k in range(config.rollout_steps):
-            state = model(state, actions[episode, start + k])
+            state = model(state, actions[episode, start + k], generator=noise)
             loss = loss + (((state - states[episode, start + k + 1]) / scale) ** 2).mean()
         loss = loss / config.rollout_steps
         total = loss if regularizer is None else loss + regularizer(step)
@@ -173,3 +175,38 @@ def evaluation_step(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
         return frozen(state.double(), action.double())
 
     return step
+
+
+def evaluate(model: nn.Module, test: TransitionData, scale: np.ndarray, horizon: int = ROLLOUT_HORIZON) -> dict:
+    """One-step and ``horizon``-step errors of ``model`` on ``test`` (see `rollout_error`).
+
+    Returns:
+        ``{"one_step_error": ..., "rollout<horizon>_error": ...}``.
+    """
+    step = evaluation_step(model)
+    return {"one_step_error": rollout_error(step, test, 1, scale),
+            f"rollout{horizon}_error": rollout_error(step, test, horizon, scale)}
+
+
+def _flat(data: TransitionData) -> tuple[Tensor, ...]:
+    states = torch.as_tensor(data.states[:, :-1].reshape(-1, data.states.shape[-1]), dtype=torch.float32)
+    actions = torch.as_tensor(data.actions.reshape(-1, data.actions.shape[-1]), dtype=torch.float32)
+    next_states = torch.as_tensor(data.states[:, 1:].reshape(-1, data.states.shape[-1]), dtype=torch.float32)
+    return states, actions, next_states
+
+
+def train_dense(
+    train: TransitionData, hidden: Sequence[int], config: TrainConfig, seed: int, *, progress: bool = False
+) -> nn.Module:
+    """A dense dynamics model for ``train``'s task, normalised on and trained with ``train``.
+
+    The initial weights and the training windows come from their own streams of ``seed``
+    (`seeded_generator`); the global random generators are not used.
+    """
+    from sparse_dynamics.models import make_model
+
+    model = make_model(train.make_task(), hidden, generator=seeded_generator(seed, MODEL_INIT))
+    model.set_normalization(*_flat(train))
+    fit(model, train, config, seeded_generator(seed, DENSE_WINDOWS), progress=progress,
+        description=f"dense {tuple(hidden)}")
+    return model

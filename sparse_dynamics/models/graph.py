@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from sparse_core.gates import RELU, GatedMLP
+from sparse_core.activation_gates import RELU, GatedMLP
 from sparse_dynamics.tasks.base import GraphLayout
 
 __all__ = ["GraphDynamics", "graph_inputs"]
@@ -33,11 +33,17 @@ class _Interaction(MessagePassing):
         super().__init__(aggr="add", flow="source_to_target")
         self.edge_mlp = edge_mlp
 
-    def forward(self, positions: Tensor, types: Tensor, scale: Tensor, edge_index: Tensor) -> Tensor:
-        return self.propagate(edge_index, positions=positions, types=types, scale=scale)
+    def forward(
+        self, positions: Tensor, types: Tensor, scale: Tensor, edge_index: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        return self.propagate(edge_index, positions=positions, types=types, scale=scale, generator=generator)
 
-    def message(self, positions_i: Tensor, positions_j: Tensor, types_i: Tensor, types_j: Tensor, scale: Tensor) -> Tensor:
-        return self.edge_mlp(torch.cat([(positions_j - positions_i) / scale, types_i, types_j], dim=-1))
+    def message(
+        self, positions_i: Tensor, positions_j: Tensor, types_i: Tensor, types_j: Tensor, scale: Tensor,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        return self.edge_mlp(torch.cat([(positions_j - positions_i) / scale, types_i, types_j], dim=-1), generator)
 
 
 def graph_inputs(layout: GraphLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +62,7 @@ class GraphDynamics(nn.Module):
         message_dim: Size of edge messages.
         gated: If False, every hidden unit is a fixed ReLU.
         init_keep_probability, init_relu_probability: Initial gate probabilities.
+        generator: Draws the initial weights (edge MLP, then node MLP); None = the global generator.
 
     Shapes:
         - state: ``(B, N * D)``, action: ``(B, A)``; output: ``(B, N * D)``
@@ -71,11 +78,13 @@ class GraphDynamics(nn.Module):
         gated: bool = False,
         init_keep_probability: float = 0.95,
         init_relu_probability: float = 0.95,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.layout, self.action_dim, self.hidden, self.message_dim = layout, int(action_dim), tuple(hidden), message_dim
         dim, types = layout.node_state_dim, layout.type_count
-        options = dict(init_keep_probability=init_keep_probability, init_relu_probability=init_relu_probability)
+        options = dict(init_keep_probability=init_keep_probability, init_relu_probability=init_relu_probability,
+                       generator=generator)
         self.edge_mlp = GatedMLP([dim + 2 * types, *self.hidden, message_dim], **options)
         self.node_mlp = GatedMLP([message_dim + types + self.action_dim, *self.hidden, dim], **options)
         if not gated:
@@ -106,16 +115,17 @@ class GraphDynamics(nn.Module):
         self.delta_mean.copy_(deltas.mean(0))
         self.delta_scale.copy_(deltas.std(0).clamp_min(1e-6))
 
-    def forward(self, state: Tensor, action: Tensor) -> Tensor:
+    def forward(self, state: Tensor, action: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The next state; ``generator`` draws the noise of un-hardened gates in training mode."""
         batch, nodes, dim = state.shape[0], self.layout.node_count, self.layout.node_state_dim
         positions = state.reshape(batch * nodes, dim)
         offsets = (torch.arange(batch, device=state.device) * nodes).repeat_interleave(self.edge_index.shape[1])
         edge_index = self.edge_index.repeat(1, batch) + offsets
         types = self.node_types.to(state.dtype).repeat(batch, 1)
-        messages = self.interaction(positions, types, self.position_scale, edge_index)
+        messages = self.interaction(positions, types, self.position_scale, edge_index, generator)
         drive = (action / self.action_scale)[:, None, :] * self.actuated.to(state.dtype)
         node_input = torch.cat([messages, types, drive.reshape(batch * nodes, -1)], dim=-1)
-        delta = self.node_mlp(node_input) * self.delta_scale + self.delta_mean
+        delta = self.node_mlp(node_input, generator) * self.delta_scale + self.delta_mean
         return state + delta.reshape(batch, nodes * dim)
 
     def budget_groups(self) -> list[nn.Module]:

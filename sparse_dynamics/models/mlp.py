@@ -1,6 +1,6 @@
 """Residual ReLU MLP dynamics: ``x_{t+1} = x_t + f([x_t, u_t])``.
 
-``f`` is a `sparse_core.gates.GatedMLP` whose hidden units are per-neuron choices among
+``f`` is a `sparse_core.activation_gates.GatedMLP` whose hidden units are per-neuron choices among
 ReLU, identity and removed (Liu et al., NeurIPS 2023, sec. 3.2). A *dense* model has
 every choice hardened to ReLU, i.e. it is a plain ReLU MLP; a *gated* model starts from
 a dense one's weights and learns its choices (`sparse_dynamics.sparsify`). Inputs and
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from sparse_core.gates import RELU, ActivationChoice, GatedMLP
+from sparse_core.activation_gates import RELU, ActivationChoice, GatedMLP
 
 __all__ = ["MLPDynamics"]
 
@@ -30,6 +30,7 @@ class MLPDynamics(nn.Module):
         gated: If False, every hidden unit is a fixed ReLU (a plain MLP).
         init_keep_probability: Initial keep-gate probability (gated models).
         init_relu_probability: Initial ReLU-gate probability (gated models).
+        generator: Draws the initial weights; None = the global generator.
 
     Shapes:
         - state: ``(..., S)``, action: ``(..., A)``
@@ -45,12 +46,14 @@ class MLPDynamics(nn.Module):
         gated: bool = False,
         init_keep_probability: float = 0.95,
         init_relu_probability: float = 0.95,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.state_dim, self.action_dim, self.hidden = int(state_dim), int(action_dim), tuple(int(h) for h in hidden)
         self.net = GatedMLP(
             [self.state_dim + self.action_dim, *self.hidden, self.state_dim],
             init_keep_probability=init_keep_probability, init_relu_probability=init_relu_probability,
+            generator=generator,
         )
         if not gated:
             for activation in self.net.activations:
@@ -70,13 +73,13 @@ class MLPDynamics(nn.Module):
         self.delta_mean.copy_(deltas.mean(0))
         self.delta_scale.copy_(deltas.std(0).clamp_min(1e-6))
 
-    def delta(self, state: Tensor, action: Tensor) -> Tensor:
-        """The predicted change of state ``f([x, u])``."""
+    def delta(self, state: Tensor, action: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The predicted change of state ``f([x, u])`` (``generator``: noise of un-hardened gates in training mode)."""
         normalized = (torch.cat([state, action], dim=-1) - self.input_mean) / self.input_scale
-        return self.net(normalized) * self.delta_scale + self.delta_mean
+        return self.net(normalized, generator) * self.delta_scale + self.delta_mean
 
-    def forward(self, state: Tensor, action: Tensor) -> Tensor:
-        return state + self.delta(state, action)
+    def forward(self, state: Tensor, action: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return state + self.delta(state, action, generator)
 
     @property
     def activations(self) -> list[ActivationChoice]:

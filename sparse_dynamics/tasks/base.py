@@ -1,4 +1,7 @@
-"""The interface every control task implements, and a registry of tasks by name.
+"""The interface every control task implements.
+
+Tasks are built by name with `sparse_dynamics.tasks.make_task`; the registry of names
+(`TASK_NAMES`) lives in :mod:`sparse_dynamics.tasks`, not here.
 
 A task is a small simulator with a fixed-size state vector and a box-bounded action
 vector. ``reset(seed)`` makes the episode reproducible: the same seed and the same
@@ -44,7 +47,7 @@ class Task(abc.ABC):
     actions are float64 numpy vectors.
 
     Attributes:
-        name: Registry name (``"pwa"``, ``"push"``, ...).
+        name: Registry name (``"pwa"``, ``"push"``, ...; see `sparse_dynamics.tasks.TASK_NAMES`).
         state_names: One name per state entry, with units.
         action_names: One name per action entry, with units.
         action_bound: Every action entry must lie in ``[-action_bound, action_bound]``;

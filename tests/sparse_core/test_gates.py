@@ -1,4 +1,4 @@
-"""Tests for sparse_core.gates: hard-concrete gates and per-neuron activation choices."""
+"""Tests for sparse_core.gates: hard-concrete gates, neuron gates and the L0 penalty."""
 
 import math
 
@@ -6,20 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from sparse_core.gates import (
-    IDENTITY,
-    OFF,
-    RELU,
-    ActivationChoice,
-    GatedLinear,
-    GatedMLP,
-    HardConcreteGate,
-    NeuronGates,
-    ReluBudgetSchedule,
-    expected_relu_count,
-    l0_penalty,
-    relu_budget_penalty,
-)
+from sparse_core.gates import GatedLinear, HardConcreteGate, NeuronGates, l0_penalty, reset_linear
 
 
 def test_init_keep_probability_sets_log_alpha():
@@ -98,104 +85,24 @@ def test_neuron_gates_multiply_activations_along_feature_dim():
     assert gates.kept_neurons().tolist() == [False, True, True]
 
 
-def test_l0_penalty_sums_neuron_gates_but_not_relu_gates():
-    model = nn.Sequential(GatedLinear(2, 4), nn.ReLU(), GatedLinear(4, 3), ActivationChoice(3))
-    expected = (
-        model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0() + model[3].keep_gate.expected_l0()
-    )
+def test_l0_penalty_sums_the_expected_l0_of_every_neuron_gate():
+    model = nn.Sequential(GatedLinear(2, 4), nn.ReLU(), GatedLinear(4, 3))
+    expected = model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0()
     assert torch.allclose(l0_penalty(model), expected)
-    model[3].harden(torch.tensor([RELU, OFF, IDENTITY]))  # hardened: exactly two kept neurons
-    expected = model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0() + 2.0
-    assert torch.allclose(l0_penalty(model), expected)
+    assert torch.allclose(l0_penalty(model[0].gates.gate), model[0].gates.gate.expected_l0())
     with pytest.raises(ValueError, match="found none"):
         l0_penalty(nn.Linear(2, 2))
 
 
-def _set_gates(choice: ActivationChoice, keep_log_alpha, relu_log_alpha):
-    with torch.no_grad():
-        choice.keep_gate.log_alpha.copy_(torch.tensor(keep_log_alpha))
-        choice.relu_gate.log_alpha.copy_(torch.tensor(relu_log_alpha))
-
-
-def test_choices_follow_test_time_gates():
-    choice = ActivationChoice(3)
-    _set_gates(choice, [-10.0, 10.0, 10.0], [10.0, -10.0, 10.0])
-    assert choice.choices().tolist() == [OFF, IDENTITY, RELU]
-    probabilities = choice.probabilities()
-    assert probabilities.shape == (3, 3)
-    assert torch.allclose(probabilities.sum(dim=1), torch.ones(3))
-    assert probabilities.argmax(dim=1).tolist() == [OFF, IDENTITY, RELU]
-
-
-def test_hardened_forward_reproduces_the_three_modes_exactly():
-    choice = ActivationChoice(3)
-    _set_gates(choice, [-10.0, 10.0, 10.0], [10.0, -10.0, 10.0])
-    hardened = choice.harden()
-    assert hardened.tolist() == [OFF, IDENTITY, RELU]
-    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
-    for mode in (choice.train(), choice.eval()):
-        out = mode(x)
-        assert torch.equal(out[:, 0], torch.zeros(50))
-        assert torch.equal(out[:, 1], x[:, 1])
-        assert torch.equal(out[:, 2], torch.relu(x[:, 2]))
-    assert choice.expected_relu_count().item() == 1.0
-
-
-def test_hardened_state_survives_state_dict_round_trip():
-    choice = ActivationChoice(4)
-    choice.harden(torch.tensor([RELU, OFF, IDENTITY, RELU]))
-    restored = ActivationChoice(4)
-    restored.load_state_dict(choice.state_dict())
-    assert restored.is_hardened
-    assert restored.choices().tolist() == [RELU, OFF, IDENTITY, RELU]
-    with pytest.raises(ValueError, match="0 \\(off\\), 1 \\(identity\\) or 2 \\(relu\\)"):
-        ActivationChoice(2).harden(torch.tensor([0, 3]))
-
-
-def test_soft_forward_mixes_relu_and_identity():
-    choice = ActivationChoice(1).eval()
-    _set_gates(choice, [10.0], [0.0])  # keep gate 1, relu gate sigmoid(0) * 1.2 - 0.1 = 0.5
-    x = torch.tensor([[-2.0], [3.0]])
-    assert torch.allclose(choice(x), torch.tensor([[-1.0], [3.0]]))
-
-
-def test_relu_budget_schedule_linear_and_cubic():
-    linear = ReluBudgetSchedule(initial_relus=100, target_relus=20, end_step=100, start_step=20, shape="linear")
-    assert [linear(s) for s in (0, 20, 60, 100, 200)] == pytest.approx([100, 100, 60, 20, 20])
-    cubic = ReluBudgetSchedule(initial_relus=100, target_relus=20, end_step=100)
-    assert cubic(0) == pytest.approx(100)
-    assert cubic(50) == pytest.approx(20 + 80 * 0.5**3)
-    assert cubic(100) == pytest.approx(20) and cubic(500) == pytest.approx(20)
-    with pytest.raises(ValueError, match="target_relus"):
-        ReluBudgetSchedule(initial_relus=10, target_relus=20, end_step=5)
-
-
-def test_gated_mlp_shapes_and_layer_choices():
-    model = GatedMLP([3, 5, 4, 2])
-    assert model(torch.zeros(7, 3)).shape == (7, 2)
-    assert [c.shape for c in model.layer_choices()] == [(5,), (4,)]
-    assert all(torch.all(c == RELU) for c in model.layer_choices())
-
-
-def test_budget_penalty_training_reaches_relu_budget_on_toy_regression():
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.rand(256, 2, generator=generator) * 4 - 2
-    y = x.abs().sum(dim=1, keepdim=True)  # needs a few ReLUs
-    model = GatedMLP([2, 16, 1])
-    full = expected_relu_count(model).item()
-    relu_budget = 4.0
-    schedule = ReluBudgetSchedule(initial_relus=16, target_relus=relu_budget, end_step=150, shape="linear")
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    for step in range(300):
-        loss = nn.functional.mse_loss(model(x, generator), y) + 2.0 * relu_budget_penalty(model, schedule(step))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert full > 14.0
-    assert expected_relu_count(model).item() <= relu_budget + 0.25
-    hardened = model.harden()
-    assert int((hardened[0] == RELU).sum()) <= relu_budget + 1
-    with torch.no_grad():
-        hardened_error = nn.functional.mse_loss(model.eval()(x), y).item()
-    assert hardened_error < 0.3 * y.var().item()  # the sparsified network still fits
+def test_reset_linear_draws_pytorch_default_initialisation_from_the_generator():
+    first = reset_linear(nn.Linear(5, 3), torch.Generator().manual_seed(4))
+    second = reset_linear(nn.Linear(5, 3), torch.Generator().manual_seed(4))
+    assert torch.equal(first.weight, second.weight) and torch.equal(first.bias, second.bias)
+    bound = 1.0 / math.sqrt(5)
+    assert first.weight.abs().max() <= bound and first.bias.abs().max() <= bound  # kaiming(a=sqrt 5) = 1/sqrt(fan_in)
+    state = torch.random.get_rng_state()
+    layer = GatedLinear(5, 3, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(layer.linear.weight, first.weight)
+    untouched = nn.Linear(5, 3)
+    assert not torch.equal(reset_linear(untouched).weight, first.weight)  # no generator: left as constructed
+    torch.random.set_rng_state(state)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_core.gates import IDENTITY, OFF, RELU, GatedMLP
+from sparse_core.activation_gates import IDENTITY, OFF, RELU, GatedMLP
 from sparse_dynamics.compact import CompactNetwork
+from sparse_dynamics.export import export_model
 from sparse_dynamics.folding import fold_gated_mlp
 from sparse_dynamics.models.mlp import MLPDynamics
-from sparse_dynamics.export import export_model
 
 
 def _hardened(sizes, choices, seed=0):

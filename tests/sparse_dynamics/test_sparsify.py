@@ -2,14 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_core.gates import IDENTITY, RELU, ReluBudgetSchedule
+from sparse_core.activation_gates import IDENTITY, RELU, ReluBudgetSchedule
 from sparse_dynamics.data import CollectConfig, collect
 from sparse_dynamics.export import export_model
 from sparse_dynamics.models.mlp import MLPDynamics
-from sparse_dynamics.pareto import small_hidden, train_dense
-from sparse_dynamics.sparsify import SparsifyConfig, enforce_budget, relu_counts, sparsify
+from sparse_dynamics.pareto import small_hidden
+from sparse_dynamics.sparsify import (
+    SparsifyConfig,
+    SparsifyRecipe,
+    enforce_budget,
+    relu_counts,
+    sparsify,
+    sparsify_to_budget,
+)
 from sparse_dynamics.tasks import make_task
-from sparse_dynamics.training import TrainConfig, evaluation_step, rollout_error, state_scale
+from sparse_dynamics.training import TrainConfig, evaluation_step, rollout_error, state_scale, train_dense
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,7 @@ def test_sparsify_meets_the_budget_and_exports_exactly(pwa_data, dense):
 
 def test_budget_larger_than_the_network_is_an_error(pwa_data, dense):
     with pytest.raises(ValueError, match="relu budget 65 is larger than the network: MLP 0 has only 64 hidden neurons"):
-        sparsify(MLPDynamics.gated_from(dense), pwa_data, SparsifyConfig(65), torch.Generator())
+        sparsify(MLPDynamics.gated_from(dense), pwa_data, SparsifyRecipe().for_budget(65), torch.Generator())
 
 
 def test_enforce_budget_turns_the_least_likely_relus_into_identities():
@@ -63,3 +70,32 @@ def test_enforce_budget_turns_the_least_likely_relus_into_identities():
 
 def test_small_dense_widths_split_the_relu_count():
     assert small_hidden(16, 2) == (8, 8) and small_hidden(5, 2) == (3, 2) and small_hidden(1, 2) == (1,)
+
+
+def _same_weights(first, second):
+    return all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_training_and_sparsifying_follow_the_seed_not_the_global_generator(pwa_data):
+    torch.manual_seed(1)
+    first = train_dense(pwa_data, (8,), TrainConfig(steps=20), seed=5)
+    torch.manual_seed(2)
+    second = train_dense(pwa_data, (8,), TrainConfig(steps=20), seed=5)
+    assert _same_weights(first, second)
+    assert not _same_weights(first, train_dense(pwa_data, (8,), TrainConfig(steps=20), seed=6))
+    recipe = SparsifyRecipe(sparsify_steps=30, finetune_steps=5, batch_size=32)
+    torch.manual_seed(3)
+    gated, info = sparsify_to_budget(first, pwa_data, 3, recipe, seed=5)
+    torch.manual_seed(4)
+    again, same = sparsify_to_budget(first, pwa_data, 3, recipe, seed=5)
+    assert info == same and _same_weights(gated, again)
+    assert _same_weights(first, second)  # the dense model is left unchanged
+
+
+def test_recipe_for_a_budget_uses_its_own_rates_and_the_rollout_loss():
+    recipe = SparsifyRecipe(sparsify_steps=7, finetune_steps=3, learning_rate=1e-3, finetune_learning_rate=2e-4)
+    config = recipe.for_budget(5, rollout_steps=4)
+    assert isinstance(config, SparsifyConfig) and config.relu_budget == 5 and config.penalty == recipe.penalty
+    assert (config.train.steps, config.train.learning_rate, config.train.rollout_steps) == (7, 1e-3, 4)
+    assert (config.finetune.steps, config.finetune.learning_rate, config.finetune.batch_size) == (3, 2e-4, recipe.batch_size)
+
