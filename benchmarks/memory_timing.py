@@ -40,8 +40,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    sizes = tuple(n for n in TimingConfig().sizes if n <= args.max_items)
-    config = TimingConfig(sizes=sizes, queries=args.queries)
+    config = TimingConfig(max_items=args.max_items, queries=args.queries)
     metrics = run_timing(config, seed=args.seed)
     threads = os.environ["OMP_NUM_THREADS"]
     print(f"memory timing: {config.inputs} inputs ({config.active} on), Q={config.cms}, K={config.cells_per_cm}, "

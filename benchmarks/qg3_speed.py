@@ -91,7 +91,7 @@ def main() -> None:
     rows = []
     for implementation, scheme, dt, dtype in CASES:
         if dtype not in models:
-            models[dtype] = build_model(SimulationConfig(dtype=dtype))
+            models[dtype] = build_model(SimulationConfig(float32=dtype == "float32"))
         model, initial_q = models[dtype]
         for members in args.members:
             rows.append(measure(model, initial_q, implementation, scheme, dt, members, args.seconds, args.repeats))

@@ -10,39 +10,16 @@ the CMs. Bits stored per synapse = (correctly recalled items at zero noise) × Q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from memory.config import CSAConfig, LevelConfig
+from memory.experiments import CapacityConfig
 from memory.level import Level
 
 __all__ = ["CapacityConfig", "add_noise", "random_patterns", "run_capacity"]
-
-
-@dataclass(frozen=True)
-class CapacityConfig:
-    """Attributes:
-    inputs, active: pattern size and number of on bits.
-    cms, cells_per_cm: Q and K of the mac.
-    sizes: the N grid (stored items).
-    noise: fractions of active bits moved at recall.
-    queries: stored items recalled per (N, noise).
-    match_fraction: fraction of CMs that must match for a correct recall.
-    normalise, sigmoid_center: CSA settings (see :class:`memory.config.CSAConfig`).
-    """
-
-    inputs: int = 784
-    active: int = 40
-    cms: int = 24
-    cells_per_cm: int = 16
-    sizes: tuple[int, ...] = (10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)
-    noise: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
-    queries: int = 100
-    match_fraction: float = 0.9
-    normalise: str = "max"
-    sigmoid_center: float = 0.9
 
 
 def random_patterns(count: int, inputs: int, active: int, rng: np.random.Generator) -> np.ndarray:
@@ -63,8 +40,10 @@ def add_noise(pattern: np.ndarray, fraction: float, rng: np.random.Generator) ->
     return noisy
 
 
-def run_capacity(config: CapacityConfig, seed: int = 0, progress: bool = False) -> dict:
+def run_capacity(config: CapacityConfig, folder: Path | None = None, *, seed: int = 0, progress: bool = False) -> dict:
     """Store up to max(sizes) patterns; recall samples at each size and noise level.
+
+    With ``folder``, also plots recall against N into ``folder/capacity.png``.
 
     Returns:
         ``sizes``, ``noise``, ``recall`` (len(sizes) × len(noise) accuracies),
@@ -74,7 +53,7 @@ def run_capacity(config: CapacityConfig, seed: int = 0, progress: bool = False) 
     csa = CSAConfig(cms=config.cms, cells_per_cm=config.cells_per_cm, freeze_fraction=1.0,
                     normalise=config.normalise, sigmoid_center=config.sigmoid_center)
     level = Level(LevelConfig(grid=(1, 1), rf=(1, config.inputs), csa=csa), np.arange(config.inputs)[None, :])
-    sizes = sorted(set(config.sizes))
+    sizes = list(config.sizes)
     patterns = random_patterns(sizes[-1], config.inputs, config.active, rng)
     codes = np.zeros((sizes[-1], config.cms), dtype=np.int16)
     recall = np.zeros((len(sizes), len(config.noise)))
@@ -94,7 +73,7 @@ def run_capacity(config: CapacityConfig, seed: int = 0, progress: bool = False) 
         synapses = level.weights["u"].size
         bits.append(recall[row, 0] * size * config.cms * np.log2(config.cells_per_cm) / synapses)
         fill.append(float(level.weights["u"].mean()))
-    return {
+    metrics = {
         "sizes": sizes,
         "noise": list(config.noise),
         "recall": recall.tolist(),
@@ -103,3 +82,8 @@ def run_capacity(config: CapacityConfig, seed: int = 0, progress: bool = False) 
         "fill": fill,
         "synapses": int(level.weights["u"].size),
     }
+    if folder is not None:
+        from memory.plots import plot_capacity
+
+        plot_capacity(metrics, Path(folder) / "capacity.png")
+    return metrics

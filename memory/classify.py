@@ -18,81 +18,28 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from memory.config import CSAConfig, HierarchyConfig, LevelConfig
 from memory.data import ImageSet, load_digits, load_mnist5k, split_per_class
+from memory.experiments import DATASETS, ClassifyConfig, default_channels
 from memory.model import ClassifierConfig, MemoryClassifier
-from memory.preprocess import PreprocessConfig, tile_channels
+from memory.preprocess import tile_channels
+from sparse_core.infra.errors import InputError
 
-__all__ = ["ClassifyConfig", "default_channels", "default_model", "knn1_accuracy", "load_images", "run_classify"]
+__all__ = [
+    "ClassifyConfig",
+    "default_channels",
+    "default_model",
+    "knn1_accuracy",
+    "load_images",
+    "run_classify",
+    "train_and_test",
+]
 
 log = logging.getLogger(__name__)
-DATASETS = ("mnist5k", "digits")
-CHANNEL_NAMES = ("filled", "edges", "skeleton")
-READOUTS = ("all", "top")
-
-
-def default_channels(dataset: str, names: tuple[str, ...] = CHANNEL_NAMES) -> tuple[PreprocessConfig, ...]:
-    """The preprocessing of each named channel ("filled", "edges", "skeleton") for a dataset.
-
-    MNIST (28 × 28) is deskewed; the filled digit is resized to 16 × 16, the edges taken
-    at 14 × 14, the skeleton at full size. The 8 × 8 digits are upsampled to 16 × 16.
-    """
-    if dataset == "mnist5k":
-        presets = {
-            "filled": PreprocessConfig(deskew=True, shape=(16, 16), threshold=0.5),
-            "edges": PreprocessConfig(deskew=True, shape=(14, 14), threshold=0.5, filter="edges"),
-            "skeleton": PreprocessConfig(deskew=True, shape=(0, 0), threshold=0.5, filter="skeleton"),
-        }
-    else:
-        presets = {
-            name: PreprocessConfig(deskew=False, shape=(16, 16), threshold=0.4, filter=kind)
-            for name, kind in (("filled", "none"), ("edges", "edges"), ("skeleton", "skeleton"))
-        }
-    unknown = [name for name in names if name not in presets]
-    if unknown or not names:
-        raise ValueError(f"channels: expected names among {CHANNEL_NAMES}, found {list(names)}")
-    return tuple(presets[name] for name in names)
-
-
-@dataclass(frozen=True)
-class ClassifyConfig:
-    """Attributes:
-    dataset: "mnist5k" or "digits".
-    train_per_class: training images per class (one pass); the rest are the test set.
-    test_limit: test on at most this many of the remaining images (0: all).
-    channels: one preprocessing (grey image → binary frame) per level-0 mac.
-    cms, cells_per_cm: Q and K of every level-0 mac.
-    top_cms, top_cells_per_cm: Q and K of the level-1 mac (top_cells_per_cm=0: no level 1).
-    sigmoid_center: c of the V → μ sigmoid.
-    normalise: U normalisation ("max" or "active", see :class:`memory.config.CSAConfig`).
-    readout: the class read-out is over the codes of "all" levels or of the "top" one.
-    """
-
-    dataset: str = "mnist5k"
-    train_per_class: int = 200
-    test_limit: int = 0
-    channels: tuple[PreprocessConfig, ...] = default_channels("mnist5k")
-    cms: int = 8
-    cells_per_cm: int = 2048
-    top_cms: int = 8
-    top_cells_per_cm: int = 1024
-    sigmoid_center: float = 0.9
-    normalise: str = "max"
-    readout: str = "all"
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"ClassifyConfig.dataset: expected one of {DATASETS}, found {self.dataset!r}")
-        if self.train_per_class < 1:
-            raise ValueError(f"ClassifyConfig.train_per_class: expected >= 1, found {self.train_per_class}")
-        if not self.channels:
-            raise ValueError("ClassifyConfig.channels: expected at least one PreprocessConfig, found none")
-        if self.readout not in READOUTS:
-            raise ValueError(f"ClassifyConfig.readout: expected one of {READOUTS}, found {self.readout!r}")
 
 
 def load_images(name: str) -> ImageSet:
@@ -136,23 +83,47 @@ def knn1_accuracy(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray,
     return correct / len(test)
 
 
-def run_classify(config: ClassifyConfig, seed: int = 0, progress: bool = False, images: ImageSet | None = None) -> dict:
-    """Train in one pass, test on the remaining images; returns the metrics.
+def run_classify(
+    config: ClassifyConfig, folder: Path | None = None, *, seed: int = 0, progress: bool = False,
+    images: ImageSet | None = None,
+) -> dict:
+    """Train in one pass, test on the remaining images, save the model into ``folder``.
 
     Returns:
-        ``accuracy``, ``train_seconds``, ``test_seconds``, ``knn1_accuracy``,
-        ``nearest_code_accuracy``, ``preprocess_seconds``, sizes, and the model under
-        ``"model"`` (not JSON; the CLI saves it).
+        The JSON-safe metrics of :func:`train_and_test`; the model is ``folder/model.npz``
+        (and ``model.json``, :meth:`memory.model.MemoryClassifier.save`) when ``folder`` is given.
+    """
+    model, metrics = train_and_test(config, seed=seed, progress=progress, images=images)
+    if folder is not None:
+        model.save(Path(folder) / "model")
+    return metrics
+
+
+def train_and_test(
+    config: ClassifyConfig, *, seed: int = 0, progress: bool = False, images: ImageSet | None = None
+) -> tuple[MemoryClassifier, dict]:
+    """Train in one pass, test on the remaining images; returns the model and the metrics.
+
+    Args:
+        images: the images to use instead of loading ``config.dataset``.
+
+    Returns:
+        The trained classifier and the metrics: ``accuracy``, ``train_seconds``,
+        ``test_seconds``, ``knn1_accuracy`` (and per channel), ``nearest_code_accuracy``,
+        ``preprocess_seconds``, sizes.
+
+    Raises:
+        InputError: an empty image set.
     """
     images = load_images(config.dataset) if images is None else images
     if images.images.shape[0] == 0:
-        raise ValueError(f"dataset {config.dataset!r}: expected images, found an empty dataset")
+        raise InputError(f"dataset {config.dataset!r}: expected images, found an empty dataset")
     start = time.perf_counter()
-    frames = tile_channels(images.images, config.channels)
+    frames = tile_channels(images.images, config.preprocessing)
     preprocess_seconds = time.perf_counter() - start
     train_index, test_index = split_per_class(images.labels, config.train_per_class, seed)
     if test_index.size == 0:
-        raise ValueError(f"train_per_class={config.train_per_class} leaves no test images in {config.dataset!r}")
+        raise InputError(f"train_per_class={config.train_per_class} leaves no test images in {config.dataset!r}")
     if config.test_limit:
         test_index = np.sort(np.random.default_rng(seed).choice(test_index, min(config.test_limit, test_index.size), replace=False))
     n_classes = int(images.labels.max()) + 1
@@ -172,7 +143,7 @@ def run_classify(config: ClassifyConfig, seed: int = 0, progress: bool = False, 
     tiles = np.split(frames, len(config.channels), axis=2)
     knn_channels = [knn1_accuracy(t[train_index], train_labels, t[test_index], test_labels) for t in tiles]
     log.info("accuracy %.4f (1-NN %.4f) in %.1f s training", accuracy, knn, train_seconds)
-    return {
+    return model, {
         "dataset": config.dataset,
         "train_items": int(train_index.size),
         "test_items": int(test_index.size),
@@ -184,5 +155,4 @@ def run_classify(config: ClassifyConfig, seed: int = 0, progress: bool = False, 
         "nearest_code_accuracy": nearest,
         "preprocess_seconds": preprocess_seconds,
         "frame_shape": list(frames.shape[1:]),
-        "model": model,
     }

@@ -1,4 +1,4 @@
-"""Frozen configurations of the memory: the code selection algorithm, a level, a hierarchy.
+"""Frozen configurations of the memory: the code selection algorithm, a level, a hierarchy, preprocessing.
 
 The values of :class:`CSAConfig` follow the code selection algorithm (CSA) of Rinkus
 (2010, Frontiers in Neuroanatomy 4:17, Table 1 and Fig. 2; 2014, Frontiers in
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CSAConfig", "HierarchyConfig", "LevelConfig"]
+__all__ = ["CSAConfig", "HierarchyConfig", "LevelConfig", "PreprocessConfig"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,28 @@ class HierarchyConfig:
                     f"grid below, found {level.rf[0]}x{level.rf[1]}"
                 )
             below = level.grid
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How raw grey images become binary frames.
+
+    Attributes:
+        deskew: straighten slanted digits by their second moments.
+        shape: (rows, cols) after resizing; (0, 0) keeps the input size.
+        threshold: binarisation threshold as a fraction of each image's maximum.
+        filter: "none", "edges" (boundary pixels of the binary shape) or "skeleton".
+        dilate: grow the final binary image by this many pixels (tolerance to shifts).
+    """
+
+    deskew: bool = True
+    shape: tuple[int, int] = (0, 0)
+    threshold: float = 0.5
+    filter: str = "none"
+    dilate: int = 0
+
+    def __post_init__(self) -> None:
+        if self.filter not in ("none", "edges", "skeleton"):
+            raise ValueError(f"PreprocessConfig.filter: expected 'none', 'edges' or 'skeleton', found {self.filter!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"PreprocessConfig.threshold: expected a fraction in (0, 1), found {self.threshold}")

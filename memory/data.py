@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sparse_core.infra.errors import InputError
+
 __all__ = ["ImageSet", "SequenceSet", "load_basicmotions", "load_digits", "load_mnist5k", "read_mnist_csv", "read_ts", "split_per_class"]
 
 
@@ -72,7 +74,7 @@ def read_ts(path: Path | str) -> SequenceSet:
     """Parse a multivariate, equal-length ``.ts`` file with class labels.
 
     Raises:
-        ValueError: no ``@data`` section, unequal lengths or channel counts, an unknown
+        InputError: no ``@data`` section, unequal lengths or channel counts, an unknown
             class label (the message names the file and line).
     """
     path = Path(path)
@@ -94,15 +96,15 @@ def read_ts(path: Path | str) -> SequenceSet:
         try:
             case = np.array([[float(v) for v in channel.split(",")] for channel in channels])
         except ValueError as error:
-            raise ValueError(f"{path}, line {number}: expected comma-separated numbers per channel ({error})") from None
+            raise InputError(f"{path}, line {number}: expected comma-separated numbers per channel ({error})") from None
         if label not in class_names:
-            raise ValueError(f"{path}, line {number}: unknown class label {label!r}; @classLabel lists {class_names}")
+            raise InputError(f"{path}, line {number}: unknown class label {label!r}; @classLabel lists {class_names}")
         if cases and case.shape != cases[0].shape:
-            raise ValueError(f"{path}, line {number}: expected {cases[0].shape} (channels, frames), found {case.shape}")
+            raise InputError(f"{path}, line {number}: expected {cases[0].shape} (channels, frames), found {case.shape}")
         cases.append(case)
         labels.append(class_names.index(label))
     if not cases:
-        raise ValueError(f"{path}: expected an @data section with at least one case, found none")
+        raise InputError(f"{path}: expected an @data section with at least one case, found none")
     values = np.stack(cases).transpose(0, 2, 1)
     return SequenceSet(values, np.array(labels, dtype=np.int64), tuple(class_names))
 

@@ -9,37 +9,12 @@ skeleton here is Zhang & Suen's (1984, CACM 27(3):236) two-subiteration thinning
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
+from memory.config import PreprocessConfig
+
 __all__ = ["PreprocessConfig", "binarise", "deskew", "edges", "preprocess", "resize", "skeleton", "tile_channels"]
-
-
-@dataclass(frozen=True)
-class PreprocessConfig:
-    """How raw grey images become binary frames.
-
-    Attributes:
-        deskew: straighten slanted digits by their second moments.
-        shape: (rows, cols) after resizing; (0, 0) keeps the input size.
-        threshold: binarisation threshold as a fraction of each image's maximum.
-        filter: "none", "edges" (boundary pixels of the binary shape) or "skeleton".
-        dilate: grow the final binary image by this many pixels (tolerance to shifts).
-    """
-
-    deskew: bool = True
-    shape: tuple[int, int] = (0, 0)
-    threshold: float = 0.5
-    filter: str = "none"
-    dilate: int = 0
-
-    def __post_init__(self) -> None:
-        if self.filter not in ("none", "edges", "skeleton"):
-            raise ValueError(f"PreprocessConfig.filter: expected 'none', 'edges' or 'skeleton', found {self.filter!r}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"PreprocessConfig.threshold: expected a fraction in (0, 1), found {self.threshold}")
 
 
 def _check(images: np.ndarray) -> np.ndarray:

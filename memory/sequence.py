@@ -13,34 +13,17 @@ mean G over frames (from the second on) is ``g_learned`` and ``g_shuffled``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from memory.config import CSAConfig, HierarchyConfig, LevelConfig
 from memory.data import SequenceSet, load_basicmotions
+from memory.experiments import SequenceConfig
 from memory.hierarchy import Hierarchy
 from memory.readout import HebbianReadout, cell_indices
+from sparse_core.infra.errors import ConfigError, InputError
 
 __all__ = ["SequenceConfig", "encode_sequences", "run_sequence"]
-
-
-@dataclass(frozen=True)
-class SequenceConfig:
-    """Attributes:
-    window: frames averaged into one.
-    bins: quantisation bins per channel (one active bit each).
-    cms, cells_per_cm: Q and K of the mac.
-    normalise, sigmoid_center: CSA settings (see :class:`memory.config.CSAConfig`).
-    """
-
-    window: int = 5
-    bins: int = 12
-    cms: int = 8
-    cells_per_cm: int = 128
-    normalise: str = "active"
-    sigmoid_center: float = 0.9
 
 
 def encode_sequences(values: np.ndarray, edges: np.ndarray, window: int) -> np.ndarray:
@@ -53,11 +36,15 @@ def encode_sequences(values: np.ndarray, edges: np.ndarray, window: int) -> np.n
 
     Returns:
         (n, frames // window, channels, bins) bool.
+
+    Raises:
+        ConfigError: a window longer than the sequences.
     """
     n, frames, channels = values.shape
     usable = frames // window * window
     if usable == 0:
-        raise ValueError(f"sequences: expected at least {window} frames (one window), found {frames}")
+        raise ConfigError(f"window: expected at most {frames} frames (the length of a sequence), found {window}",
+                          field="window")
     pooled = values[:, :usable].reshape(n, usable // window, window, channels).mean(axis=2)
     index = np.stack([np.searchsorted(edges[c], pooled[..., c]) for c in range(channels)], axis=-1)
     bins = edges.shape[1] + 1
@@ -81,15 +68,20 @@ def _sequence_cells(model: Hierarchy, frames: np.ndarray, learn: bool, u_fallbac
     return np.stack(cells), np.array(gs)
 
 
-def run_sequence(config: SequenceConfig, seed: int = 0, progress: bool = False, data: tuple[SequenceSet, SequenceSet] | None = None) -> dict:
+def run_sequence(
+    config: SequenceConfig, *, seed: int = 0, progress: bool = False, data: tuple[SequenceSet, SequenceSet] | None = None
+) -> dict:
     """Accuracy with and without H weights, and order discriminability (mean G).
+
+    Args:
+        data: (train, test) sequences to use instead of loading ``config.dataset``.
 
     Returns:
         ``accuracy_with_h``, ``accuracy_without_h``, ``g_learned``, ``g_shuffled``.
     """
     train, test = load_basicmotions() if data is None else data
     if train.values.shape[0] == 0 or test.values.shape[0] == 0:
-        raise ValueError("BasicMotions: expected training and test sequences, found an empty set")
+        raise InputError("BasicMotions: expected training and test sequences, found an empty set")
     channels = train.values.shape[2]
     quantiles = np.linspace(0, 1, config.bins + 1)[1:-1]
     edges = np.quantile(train.values.reshape(-1, channels), quantiles, axis=0).T

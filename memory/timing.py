@@ -18,44 +18,18 @@ at N = 10^3 and is reported only when both sizes are on the grid (the default gr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from memory.capacity import random_patterns
 from memory.config import CSAConfig, LevelConfig
+from memory.experiments import TimingConfig
 from memory.level import Level
 from memory.readout import HebbianReadout, NearestCode
 
 __all__ = ["TimingConfig", "hopfield_retrieve", "run_timing"]
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    """Attributes:
-    inputs, active: pattern size and on bits.
-    cms, cells_per_cm: Q and K of the mac.
-    sizes: N grid.
-    queries: timed retrievals per N.
-    beta: inverse temperature of the Hopfield softmax.
-    classes: classes of the fixed-time read-out.
-    """
-
-    inputs: int = 784
-    active: int = 40
-    cms: int = 24
-    cells_per_cm: int = 16
-    sizes: tuple[int, ...] = (1000, 3000, 10000, 30000, 100000)
-    queries: int = 200
-    beta: float = 8.0
-    classes: int = 10
-
-    def __post_init__(self) -> None:
-        if len(set(self.sizes)) < 2 or min(self.sizes) < 1:
-            raise ValueError(f"TimingConfig.sizes: expected at least two distinct positive N, found {self.sizes}")
-        if self.queries < 1:
-            raise ValueError(f"TimingConfig.queries: expected >= 1, found {self.queries}")
 
 
 def hopfield_retrieve(stored: np.ndarray, query: np.ndarray, beta: float) -> np.ndarray:
@@ -75,8 +49,10 @@ def _median_seconds(function, items) -> float:
     return float(np.median(times))
 
 
-def run_timing(config: TimingConfig, seed: int = 0, progress: bool = False) -> dict:
+def run_timing(config: TimingConfig, folder: Path | None = None, *, seed: int = 0, progress: bool = False) -> dict:
     """Grow the three memories to each N and time storing and retrieving one item.
+
+    With ``folder``, also plots the times against N into ``folder/timing.png``.
 
     Returns:
         ``sizes`` and, in seconds per item, ``store_memory``, ``retrieve_memory``,
@@ -85,7 +61,7 @@ def run_timing(config: TimingConfig, seed: int = 0, progress: bool = False) -> d
         and ``retrieve_ratio_100k_vs_1k`` (N = 10^5 over N = 10^3) when both are on the grid.
     """
     rng = np.random.default_rng(seed)
-    sizes = sorted(set(config.sizes))
+    sizes = list(config.sizes)
     csa = CSAConfig(cms=config.cms, cells_per_cm=config.cells_per_cm)
     level = Level(LevelConfig(grid=(1, 1), rf=(1, config.inputs), csa=csa), np.arange(config.inputs)[None, :])
     k = config.cells_per_cm
@@ -141,4 +117,8 @@ def run_timing(config: TimingConfig, seed: int = 0, progress: bool = False) -> d
         metrics["retrieve_ratio_100k_vs_1k"] = retrieve[100000] / retrieve[1000]
     for key in ("retrieve_nearest", "retrieve_hopfield"):
         metrics[f"{key}_ratio_largest_vs_smallest"] = result[key][-1] / result[key][0]
+    if folder is not None:
+        from memory.plots import plot_timing
+
+        plot_timing(metrics, Path(folder) / "timing.png")
     return metrics

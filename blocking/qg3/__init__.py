@@ -7,6 +7,7 @@ from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS = {
     "QG3Config": "config",
+    "SimulationConfig": "config",
     "FastTendency": "fast",
     "GaussianGrid": "grid",
     "gaussian_grid": "grid",

@@ -1,10 +1,25 @@
-"""The frozen configuration of the QG3 model (constants of Marshall & Molteni 1993 as in pyshqg 1.0.1)."""
+"""The frozen configurations of the QG3 model, of a simulation and of the ``blocking`` commands.
+
+:class:`QG3Config` holds the constants of Marshall & Molteni (1993) as in pyshqg 1.0.1;
+:class:`SimulationConfig` what one run simulates; :class:`SimulateConfig` and
+:class:`ForcingConfig` are the settings of ``sparseworks blocking simulate`` and
+``forcing`` (``docs/architecture.md``, "Configs and commands"). The module imports
+nothing numerical, so that ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["QG3Config"]
+from sparse_core.infra.errors import ConfigError
+from sparse_core.infra.settings import config, setting
+
+__all__ = ["DAYS_PER_YEAR", "SECONDS_PER_DAY", "ForcingConfig", "QG3Config", "SimulateConfig", "SimulationConfig"]
+
+SECONDS_PER_DAY = 86400.0
+DAYS_PER_YEAR = 365.0
+SCHEMES = ("rk3", "rk4")
 
 
 @dataclass(frozen=True)
@@ -60,3 +75,96 @@ class QG3Config:
             raise ValueError(f"chunk_members must be ≥ 1, got {self.chunk_members}")
         if self.dt_seconds <= 0:
             raise ValueError(f"dt_seconds must be positive, got {self.dt_seconds}")
+
+
+@config
+class SimulationConfig:
+    """What to simulate. Years are 365-day model years (perpetual winter: no seasonal cycle).
+
+    Attributes:
+        years: saved model years per member (365-day years), after the spin-up.
+        members: ensemble members, batched in one array.
+        spinup_days: days run before the first saved snapshot.
+        dt_seconds: time step in seconds. Kutta's RK3 at 3600 s (the default) keeps a
+            20-year run finite; the reference configuration (pyshqg) is rk4 at 1800 s.
+        scheme: time stepping: rk3 (three tendencies per step) or rk4 (four; the
+            reference, with a 1800 s step).
+        float32: single precision (float32 fields) instead of double.
+        output_every_days: interval between saved snapshots, in days (a whole number of steps).
+        checkpoint_every_days: interval between checkpoints, in days (a whole number of
+            steps); a run started again on its folder resumes from the last one.
+        perturbation: relative amplitude of the random PV perturbation of each member's
+            initial state.
+        seed: members draw their perturbation from ``default_rng([seed, member])``.
+        forcing_file: forcing NetCDF written by `sparseworks blocking forcing` (default: the
+            reference forcing).
+    """
+
+    years: float = setting(1.0, gt=0.0)
+    members: int = setting(1, ge=1)
+    spinup_days: float = setting(0.0, ge=0.0)
+    dt_seconds: float = setting(3600.0, gt=0.0, cli="--dt")
+    scheme: str = setting("rk3", choices=SCHEMES)
+    float32: bool = setting(False)
+    output_every_days: float = setting(1.0, gt=0.0)
+    checkpoint_every_days: float = setting(30.0, gt=0.0)
+    perturbation: float = setting(0.01, ge=0.0)
+    seed: int = 0
+    forcing_file: str | None = setting(None, cli="--forcing")
+
+    def __post_init__(self) -> None:
+        if self.years * DAYS_PER_YEAR < self.output_every_days * (1 - 1e-9):
+            raise ConfigError(f"SimulationConfig.years ({self.years:g}, {self.years * DAYS_PER_YEAR:g} days) must "
+                              f"hold at least one snapshot interval ({self.output_every_days:g} days)", field="years")
+        for name in ("output_every_days", "checkpoint_every_days"):
+            steps = getattr(self, name) * SECONDS_PER_DAY / self.dt_seconds
+            if steps < 1 or abs(steps - round(steps)) > 1e-9:
+                raise ConfigError(f"SimulationConfig.{name} ({getattr(self, name):g} days) must be a whole number "
+                                  f"of {self.dt_seconds:g} s steps", field=name)
+
+    @property
+    def dtype(self) -> str:
+        """The floating-point type of the fields: ``"float32"`` or ``"float64"``."""
+        return "float32" if self.float32 else "float64"
+
+    def model_config(self) -> QG3Config:
+        """The model's constants for this run's time step, scheme and precision."""
+        return QG3Config(dt_seconds=self.dt_seconds, scheme=self.scheme, dtype=self.dtype)
+
+    def steps(self, days: float) -> int:
+        """The number of time steps in ``days`` model days (rounded)."""
+        return int(round(days * SECONDS_PER_DAY / self.dt_seconds))
+
+
+@config
+class SimulateConfig:
+    """What ``blocking simulate`` runs: the simulation, where its members run, its figures.
+
+    Attributes:
+        simulation: the model run.
+        workers: Dask workers that share the members (0: all in this process).
+        scheduler: address of an existing Dask scheduler to run the members on (instead
+            of a local cluster).
+        figures: write the energy / enstrophy and z500 mean / standard deviation figures.
+    """
+
+    simulation: SimulationConfig = setting(factory=SimulationConfig)
+    workers: int = setting(0, ge=0)
+    scheduler: str | None = None
+    figures: bool = setting(True)
+
+
+@config
+class ForcingConfig:
+    """What ``blocking forcing`` computes: Roads' forcing from a climatology.
+
+    Attributes:
+        climatology: NetCDF with psi (..., time, level, lat, lon) on the T21 grid, e.g. the
+            output.nc of a long `sparseworks blocking simulate` run.
+        skip_days: leading snapshots (days) of each member to drop (the spin-up).
+        compare: forcing file to compare the new forcing with (default: the reference forcing).
+    """
+
+    climatology: Path = setting()
+    skip_days: int = setting(0, ge=0)
+    compare: Path | None = None

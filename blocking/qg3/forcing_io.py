@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from blocking.qg3.config import ForcingConfig
 from blocking.qg3.inputs import read_forcing_file
 from blocking.qg3.model import LEVELS_HPA
 from blocking.qg3.roads import read_climatology, roads_forcing
 from blocking.qg3.run import SimulationConfig, build_model
 
-__all__ = ["roads_forcing_file", "write_forcing"]
+__all__ = ["FORCING_NAME", "ForcingConfig", "roads_forcing_file", "run_forcing", "write_forcing"]
+
+FORCING_NAME = "forcing.nc"
 
 
 def write_forcing(path: Path, forcing: np.ndarray, grid, source: str) -> Path:
@@ -56,3 +59,17 @@ def roads_forcing_file(climatology: Path, out: Path, skip_days: int = 0, compare
     projected = model.transform.to_grid(model.transform.to_spectral(target))
     rms = float(np.sqrt(np.mean((forcing - projected) ** 2)) / np.sqrt(np.mean(projected**2)))
     return dict(samples=count, forcing=str(out), relative_rms_vs_reference=rms)
+
+
+def run_forcing(config: ForcingConfig, folder: Path) -> dict:
+    """``blocking forcing``: Roads' forcing from ``config.climatology`` into ``folder/forcing.nc``.
+
+    Returns:
+        The metrics of :func:`roads_forcing_file`, with ``forcing`` named relative to ``folder``.
+
+    Raises:
+        InputError: a climatology or comparison file that is missing or malformed (named).
+    """
+    metrics = roads_forcing_file(config.climatology, Path(folder) / FORCING_NAME, skip_days=config.skip_days,
+                                 compare=config.compare)
+    return {**metrics, "forcing": FORCING_NAME}

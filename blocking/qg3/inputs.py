@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from sparse_core.infra.errors import InputError as SuiteInputError
-
 from blocking.qg3.grid import GaussianGrid
+from sparse_core.infra.errors import InputError as SuiteInputError
 
 __all__ = [
     "InputError",
     "check_field",
     "load_t63_inputs",
+    "open_netcdf",
     "quintic_to_grid",
     "read_forcing_file",
     "reference_folder",
@@ -40,6 +40,24 @@ def reference_folder() -> Path:
     from sparse_core.infra.io import fetch
 
     return Path(fetch("qg3").path)
+
+
+def open_netcdf(path: Path, what: str):
+    """``xarray.open_dataset(path)``, with a missing or unreadable file as an :class:`InputError`.
+
+    Args:
+        what: what the file should be, for the message ("forcing file").
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found")
+    try:
+        return xr.open_dataset(path)
+    except (OSError, ValueError) as error:
+        reason = str(error).split(". ")[0]
+        raise InputError(f"{path}: not a readable NetCDF {what} ({reason})") from None
 
 
 def check_field(array: np.ndarray, expected_shape: tuple[int, ...], *, path, variable: str) -> np.ndarray:
@@ -122,12 +140,8 @@ def read_forcing_file(path: Path, grid: GaussianGrid) -> np.ndarray:
     Raises:
         InputError: the file is missing, lacks the variable, is on another grid or holds NaNs.
     """
-    import xarray as xr
-
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: forcing file not found")
-    with xr.open_dataset(path) as data:
+    with open_netcdf(path, "forcing file") as data:
         if "forcing" not in data:
             raise InputError(f"{path}: variable 'forcing' missing (found {sorted(data.data_vars)})")
         variable = data["forcing"]

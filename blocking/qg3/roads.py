@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blocking.qg3.inputs import InputError, check_field
+from blocking.qg3.inputs import InputError, check_field, open_netcdf
 from blocking.qg3.model import QG3Model
 
 __all__ = ["read_climatology", "roads_forcing"]
@@ -54,12 +54,8 @@ def read_climatology(path: Path, model: QG3Model, chunk: int = 365, skip_days: i
     Raises:
         InputError: missing file / variable, wrong grid or non-finite values (named).
     """
-    import xarray as xr
-
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: climatology file not found")
-    data = xr.open_dataset(path)
+    data = open_netcdf(path, "climatology file")
     if "psi" not in data:
         data.close()
         raise InputError(f"{path}: variable 'psi' (streamfunction, m2 s-1, dims ... level lat lon) missing; "
@@ -75,6 +71,8 @@ def read_climatology(path: Path, model: QG3Model, chunk: int = 365, skip_days: i
                          "(3 levels on the T21 32 × 64 Gaussian grid)")
     values = psi.to_numpy().reshape(-1, *expected)
     data.close()
+    if len(values) == 0:
+        raise InputError(f"{path}: no samples of 'psi' left after skipping {skip_days} days")
     for start in range(0, len(values), chunk):
         block = check_field(values[start : start + chunk], (min(chunk, len(values) - start), *expected),
                             path=path, variable="psi")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from blocking.qg3.config import QG3Config
+from blocking.qg3.config import DAYS_PER_YEAR, SECONDS_PER_DAY, SimulateConfig, SimulationConfig
 from blocking.qg3.diagnostics import energy, enstrophy
 from blocking.qg3.inputs import load_t63_inputs, read_forcing_file
 from blocking.qg3.model import LEVELS_HPA, QG3Model
@@ -28,58 +28,11 @@ from blocking.qg3.output import GRAVITY, REFERENCE_F0, OutputWriter
 from blocking.qg3.stepping import step_function
 from sparse_core.infra.files import atomic_write
 
-__all__ = ["SimulationConfig", "build_model", "initial_state", "simulate", "simulate_members"]
+__all__ = ["SimulateConfig", "SimulationConfig", "build_model", "initial_state", "run_simulate", "simulate",
+           "simulate_members"]
 
 log = logging.getLogger(__name__)
-SECONDS_PER_DAY = 86400.0
-DAYS_PER_YEAR = 365.0
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """What to simulate. Years are 365-day model years (perpetual winter: no seasonal cycle).
-
-    Attributes:
-        years: saved length per member, after spin-up.
-        members: ensemble size.
-        spinup_days: days run before the first saved snapshot.
-        dt_seconds, scheme, dtype: time step, ``rk3`` / ``rk4`` and ``float64`` / ``float32``.
-            Default: Kutta's RK3 at 3600 s (3 tendencies per model hour; a 20-year run stays
-            finite, with the same mean energy as at 5400 s); the reference configuration of
-            pyshqg, and of the parity tests, is RK4 at 1800 s (8 tendencies per hour).
-        output_every_days: snapshot interval.
-        checkpoint_every_days: checkpoint interval.
-        perturbation: relative amplitude of the random PV perturbation given to each member.
-        seed: members draw their perturbation from ``default_rng([seed, member])``.
-        forcing_file: NetCDF from ``blocking forcing``; default the reference forcing.
-    """
-
-    years: float = 1.0
-    members: int = 1
-    spinup_days: float = 0.0
-    dt_seconds: float = 3600.0
-    scheme: str = "rk3"
-    dtype: str = "float64"
-    output_every_days: float = 1.0
-    checkpoint_every_days: float = 30.0
-    perturbation: float = 0.01
-    seed: int = 0
-    forcing_file: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.members < 1 or self.years <= 0 or self.spinup_days < 0:
-            raise ValueError("members ≥ 1, years > 0 and spinup_days ≥ 0 are required")
-        for name in ("output_every_days", "checkpoint_every_days"):
-            steps = getattr(self, name) * SECONDS_PER_DAY / self.dt_seconds
-            if steps < 1 or abs(steps - round(steps)) > 1e-9:
-                raise ValueError(f"{name}={getattr(self, name)} must be a whole number of "
-                                 f"{self.dt_seconds} s steps")
-
-    def model_config(self) -> QG3Config:
-        return QG3Config(dt_seconds=self.dt_seconds, scheme=self.scheme, dtype=self.dtype)
-
-    def steps(self, days: float) -> int:
-        return int(round(days * SECONDS_PER_DAY / self.dt_seconds))
+OUTPUT_NAME = "output.nc"
 
 
 def build_model(config: SimulationConfig) -> tuple[QG3Model, np.ndarray]:
@@ -194,7 +147,7 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = False, wor
     members = np.arange(config.members)
     started = time.perf_counter()
     if workers <= 0 and scheduler is None:
-        result = simulate_members(config, members, folder / "output.nc", folder / "checkpoint.npz", progress)
+        result = simulate_members(config, members, folder / OUTPUT_NAME, folder / "checkpoint.npz", progress)
         finite = result["finite"]
     else:
         finite = _simulate_dask(config, folder, members, workers, scheduler)
@@ -202,7 +155,28 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = False, wor
     member_years = config.members * config.years
     return dict(model_years=config.years, member_years=member_years, members=config.members,
                 member_years_per_wall_minute=member_years / (wall / 60.0), finite=bool(finite),
-                wall_seconds=wall, output=str(folder / "output.nc"))
+                wall_seconds=wall, output=str(folder / OUTPUT_NAME))
+
+
+def run_simulate(config: SimulateConfig, folder: Path, progress: bool = False) -> dict:
+    """``blocking simulate``: the simulation into ``folder/output.nc``, then (with ``config.figures``) its figures.
+
+    Returns:
+        The metrics of :func:`simulate`, with the files named relative to ``folder``
+        (``output``; with figures, ``energy_enstrophy``, ``z500_mean_std``) and, with
+        figures, ``energy_drift`` (:func:`blocking.qg3.figures.plot_run`).
+    """
+    folder = Path(folder)
+    metrics = simulate(config.simulation, folder, progress=progress, workers=config.workers,
+                       scheduler=config.scheduler)
+    metrics["output"] = OUTPUT_NAME
+    if config.figures:
+        from blocking.qg3.figures import plot_run
+
+        figures = plot_run(folder / OUTPUT_NAME, folder, config.simulation.spinup_days)
+        metrics["energy_drift"] = figures.pop("energy_drift")
+        metrics.update({name: Path(path).name for name, path in figures.items()})
+    return metrics
 
 
 def _simulate_dask(config: SimulationConfig, folder: Path, members: np.ndarray, workers: int,
@@ -227,5 +201,5 @@ def _simulate_dask(config: SimulationConfig, folder: Path, members: np.ndarray, 
     paths = [folder / f"output_part{k}.nc" for k in range(len(parts))]
     with xr.open_mfdataset(paths, combine="nested", concat_dim="member", data_vars="minimal",
                            coords="minimal", compat="override") as merged:
-        merged.load().to_netcdf(folder / "output.nc")
+        merged.load().to_netcdf(folder / OUTPUT_NAME)
     return all(result["finite"] for result in results)

@@ -479,6 +479,7 @@ def config_command(
     app_name: str,
     name: str | None = None,
     threads: int | None | str = "option",
+    threads_default: int | None = None,
     device: str | None = None,
 ) -> Callable[[Callable[[Any, Run], Any]], Callable[[Any, Run], Any]]:
     """Register ``body(config, run)`` as a command whose options are generated from ``config_cls``.
@@ -488,8 +489,9 @@ def config_command(
         config_cls: the command's config dataclass.
         app_name: the application's name (run folders are ``runs/<app>-<command>-...``).
         name: the command's name (default: the body's name, ``_`` -> ``-``).
-        threads: ``"option"`` for a ``--threads`` option (default: all cores), an int
-            for a command that always runs on that many threads.
+        threads: ``"option"`` for a ``--threads`` option, an int for a command that
+            always runs on that many threads.
+        threads_default: the default of ``--threads`` (None: all cores).
         device: the default of a ``--device`` option (cpu, cuda or auto); None for a
             command without one.
 
@@ -551,7 +553,8 @@ def config_command(
         ]
         if threads == "option":
             parameters.append(_keyword("threads", int | None, typer.Option(
-                None, "--threads", min=1, help="torch threads [default: all cores].", show_default=False)))
+                threads_default, "--threads", min=1, show_default=threads_default is not None,
+                help="torch threads" + ("." if threads_default is not None else " [default: all cores]."))))
         if device is not None:
             parameters.append(_keyword("device", str, typer.Option(device, "--device", help="cpu, cuda or auto (a GPU when one is visible).")))
         command.__signature__ = inspect.Signature(parameters)
