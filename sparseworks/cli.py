@@ -1,13 +1,16 @@
 """The ``sparseworks`` command: the suite's front door.
 
 It holds no algorithms. Its own commands report on the installation (``info``), manage
-datasets (``data``) and run the demonstration (``demo``); each application's commands
-live in that application's ``cli.py`` and are mounted lazily, so ``sparseworks --help``
-imports none of torch_geometric, pyomo or shap.
+datasets (``data``) and run the demonstration (``demo``, which also writes a
+self-contained ``report.html``); each application's commands live in that application's
+``cli.py`` and are mounted lazily, so ``sparseworks --help`` imports none of torch,
+torch_geometric, pyomo or shap. The umbrella's own commands share the suite's error
+boundary: a bad dataset folder or an offline fetch prints ``error: ...`` and exits 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -17,17 +20,22 @@ from typing import Annotated
 
 import typer
 
-from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, emit_json
+from sparse_core.infra.clikit import JsonOption, OutOption, SeedOption, emit_json, error_boundary, main_guard
 
 # command name -> (module holding `app`, one line of help). Mounted only when installed.
 APPLICATIONS: dict[str, tuple[str, str]] = {
-    "core": ("sparse_core.comparison.cli", "Sparse-training methods compared on real data (lottery tickets, RigL, soups)."),
+    "core": (
+        "sparse_core.comparison.cli",
+        "Sparse-training methods compared on real data (lottery tickets, RigL, soups).",
+    ),
     "dynamics": ("sparse_dynamics.cli", "Sparse neural dynamics and mixed-integer MPC for control tasks."),
     "blocking": ("blocking.cli", "QG3 climate model, Atlantic blocking, CNN + SHAP, transfer to ERA5."),
     "recsys": ("recsys.cli", "Dynamic sparse learning for recommendation; AutoInt CTR models."),
     "memory": ("memory.cli", "Sparsey-style sparse distributed representation memory."),
 }
-# demo stage name -> module with `run_demo(folder: Path, seed: int, progress: bool) -> dict`.
+# demo stage name -> module with `run_demo(folder: Path, seed: int, progress: bool) -> dict`; the dict
+# holds the stage's metrics, a one-line "summary" and, for report.html, "title", "paragraph",
+# "key_numbers" (name -> value) and "figures" ([{"path": relative to the stage folder, "caption": ...}]).
 DEMO_STAGES: dict[str, str] = {
     "core": "sparse_core.comparison.demo",
     "dynamics": "sparse_dynamics.demo",
@@ -73,17 +81,22 @@ def build_app(mount: str | None = None) -> typer.Typer:
     so listing the commands never imports an application.
     """
     app = typer.Typer(
-        name="sparseworks", help=HELP, no_args_is_help=True, add_completion=False,
-        rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+        name="sparseworks",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
-    app.command()(info)
+    app.command()(main_guard(info))
     app.command()(demo)
     data_app = typer.Typer(
         help="List and fetch the datasets of data/sources.toml (checksummed, cached).",
-        no_args_is_help=True, rich_markup_mode=None,
+        no_args_is_help=True,
+        rich_markup_mode=None,
     )
-    data_app.command("list")(data_list)
-    data_app.command("fetch")(data_fetch)
+    data_app.command("list")(main_guard(data_list))
+    data_app.command("fetch")(main_guard(data_fetch))
     app.add_typer(data_app, name="data")
     for name, (module_name, help_text) in APPLICATIONS.items():
         if not _available(module_name):
@@ -93,7 +106,9 @@ def build_app(mount: str | None = None) -> typer.Typer:
             app.add_typer(module.app, name=name, help=module.app.info.help or help_text)
         else:
             app.command(
-                name=name, help=help_text, add_help_option=False,
+                name=name,
+                help=help_text,
+                add_help_option=False,
                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
             )(_not_mounted)
     return app
@@ -112,7 +127,6 @@ def _human_bytes(size: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size} B"
-
 
 
 def info(json_output: JsonOption = False) -> None:
@@ -154,7 +168,6 @@ def info(json_output: JsonOption = False) -> None:
 # --------------------------------------------------------------------------- data
 
 
-
 def data_list(json_output: JsonOption = False) -> None:
     """Every dataset with its kind, licence and whether it is in the cache.
 
@@ -165,8 +178,7 @@ def data_list(json_output: JsonOption = False) -> None:
     sources = io.load_sources()
     status = io.cached_status(sources=sources)
     rows = {
-        name: {**status[name], "requirement": s.requirement, "license": s.license,
-               "description": s.description}
+        name: {**status[name], "requirement": s.requirement, "license": s.license, "description": s.description}
         for name, s in sources.items()
     }
     if json_output:
@@ -187,9 +199,10 @@ def data_list(json_output: JsonOption = False) -> None:
     typer.echo("Terms of each source: data/README.md. MovieLens data must never be redistributed.")
 
 
-
 def data_fetch(
-    names: Annotated[list[str] | None, typer.Argument(help="Datasets to fetch (see `sparseworks data list`).", show_default=False)] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Datasets to fetch (see `sparseworks data list`).", show_default=False)
+    ] = None,
     all_sources: Annotated[bool, typer.Option("--all", help="Fetch every fetchable dataset.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Download again even when the cache is intact.")] = False,
     json_output: JsonOption = False,
@@ -214,17 +227,20 @@ def data_fetch(
     results, downloaded, cached = {}, [], []
     for name in names:
         start = time.perf_counter()
-        try:
-            result = io.fetch(name, sources=sources, force=force)
-        except (io.FetchError, io.UnknownDatasetError) as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=1) from error
+        result = io.fetch(name, sources=sources, force=force)  # FetchError, UnknownDatasetError: exit 2
         seconds = time.perf_counter() - start
         (downloaded if result.fetched else cached).append(name)
-        results[name] = {"fetched": result.fetched, "reason": result.reason, "path": str(result.path),
-                         "files": len(result.files), "seconds": round(seconds, 2)}
+        results[name] = {
+            "fetched": result.fetched,
+            "reason": result.reason,
+            "path": str(result.path),
+            "files": len(result.files),
+            "seconds": round(seconds, 2),
+        }
         if result.fetched:
-            typer.echo(f"{name}: fetched {len(result.files)} files ({result.reason}) in {seconds:.1f} s, checksums verified")
+            typer.echo(
+                f"{name}: fetched {len(result.files)} files ({result.reason}) in {seconds:.1f} s, checksums verified"
+            )
         else:
             typer.echo(f"{name}: already cached, {len(result.files)} files verified; nothing fetched")
     if not downloaded:
@@ -236,15 +252,21 @@ def data_fetch(
 # --------------------------------------------------------------------------- demo
 
 
-
 def demo(
-    only: Annotated[list[str] | None, typer.Option("--only", help="Run only these stages (repeatable).", show_default=False)] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only these stages (repeatable).", show_default=False)
+    ] = None,
     out: OutOption = None,
     seed: SeedOption = 0,
     json_output: JsonOption = False,
-    threads: Annotated[int, typer.Option("--threads", help="torch threads; the demo's small models run best on one.", min=1)] = 1,
+    threads: Annotated[
+        int, typer.Option("--threads", help="torch threads; the demo's small models run best on one.", min=1)
+    ] = 1,
 ) -> None:
     """Run the suite's main job: the demo stage of every application that has one.
+
+    The run folder gets each stage's outputs and figures, metrics.json and report.html
+    (one self-contained page: what each stage ran, its key numbers and figures).
 
     Examples:
 
@@ -259,22 +281,59 @@ def demo(
     if unknown:
         raise typer.BadParameter(f"unknown stage(s) {unknown}; stages: {', '.join(DEMO_STAGES)}", param_hint="--only")
     stages = [s for s in DEMO_STAGES if (not only or s in only) and _available(DEMO_STAGES[s])]
-    run = start_run("sparseworks", "demo", None, out=out, seed=seed, threads=threads)
-    status = io.cached_status()
-    metrics: dict = {"datasets": {n: s["fetched"] for n, s in status.items() if s["kind"] == "wheel"}, "stages": {}}
-    lines = [f"datasets in {io.cache_dir()}:"]
-    lines += [f"  {n:<14}{'fetched' if f else 'not fetched'}" for n, f in metrics["datasets"].items()]
-    if not stages:
-        lines.append("no application has a demo stage yet" if not only else f"no demo stage available for {only}")
-    for stage in stages:
-        typer.echo(f"demo stage {stage} ...", err=True)
-        start = time.perf_counter()
-        module = importlib.import_module(DEMO_STAGES[stage])
-        result = module.run_demo(run.folder / stage, seed=seed, progress=not json_output)
-        seconds = time.perf_counter() - start
-        metrics["stages"][stage] = {**result, "seconds": round(seconds, 1)}
-        lines.append(f"stage {stage}: {result.get('summary', 'done')} ({seconds:.1f} s)")
-    finish_run(run, metrics, json_output, summary="\n".join(lines))
+    state: dict = {}
+    with error_boundary(state):
+        existed = out is not None and Path(out).exists()
+        run = start_run("sparseworks", "demo", None, out=out, seed=seed, threads=threads)
+        state.update(folder=run.folder, created=not existed)
+        started = time.perf_counter()
+        status = io.cached_status()
+        metrics: dict = {"datasets": {n: s["fetched"] for n, s in status.items() if s["kind"] == "wheel"}, "stages": {}}
+        lines = [f"datasets in {io.cache_dir()}:"]
+        lines += [f"  {n:<14}{'fetched' if f else 'not fetched'}" for n, f in metrics["datasets"].items()]
+        if not stages:
+            lines.append("no application has a demo stage yet" if not only else f"no demo stage available for {only}")
+        for stage in stages:
+            typer.echo(f"demo stage {stage} ...", err=True)
+            start = time.perf_counter()
+            module = importlib.import_module(DEMO_STAGES[stage])
+            result = module.run_demo(run.folder / stage, seed=seed, progress=not json_output)
+            seconds = time.perf_counter() - start
+            metrics["stages"][stage] = {**result, "seconds": round(seconds, 1)}
+            lines.append(f"stage {stage}: {result.get('summary', 'done')} ({seconds:.1f} s)")
+        report = _write_report(run, metrics, time.perf_counter() - started)
+        metrics["report"] = report.name
+        lines.append(f"report: open {report} in a browser")
+        finish_run(run, metrics, json_output, summary="\n".join(lines))
+
+
+def _write_report(run, metrics: dict, seconds: float) -> Path:
+    """``report.html`` in the run folder, one section per stage that ran."""
+    from sparse_core.infra.report import section_from_result, write_report
+    from sparse_core.infra.runtime import git_revision, package_versions
+
+    sections = []
+    for stage, result in metrics["stages"].items():
+        section = section_from_result(stage, result, run.folder / stage)
+        numbers = {**section.key_numbers, "stage wall time (s)": result["seconds"]}
+        sections.append(dataclasses.replace(section, key_numbers=numbers))
+    fetched = [name for name, done in metrics["datasets"].items() if done]
+    facts = {
+        "run folder": str(run.folder),
+        "seed": run.seed,
+        "torch threads": run.threads,
+        "sparseworks version": package_versions(["sparseworks"])["sparseworks"] or "not installed",
+        "git revision": git_revision() or "not a git checkout",
+        "datasets in the cache": ", ".join(fetched) or "none",
+        "total wall time (s)": round(seconds, 1),
+    }
+    intro = (
+        "The demo runs a short, small-scale job of every application of the suite: each section says what "
+        "was run, at what scale, and what its numbers mean. The numbers come from seconds-long runs, below "
+        "what full training reaches; the applications' own commands (sparseworks <app> --help) run them at "
+        "full scale. Every result is also in metrics.json beside this file."
+    )
+    return write_report(run.folder / "report.html", sections, title="SparseWorks demo", intro=intro, facts=facts)
 
 
 # --------------------------------------------------------------------------- entry point

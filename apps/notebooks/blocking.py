@@ -7,12 +7,13 @@
 # figures go to `SPARSEWORKS_NOTEBOOK_OUT` (default: a temporary folder).
 
 # %%
+import os
 import sys
 
-# run as a script, this file's folder comes first on sys.path; keep package names unshadowed
-sys.path = [p for p in sys.path if not p.rstrip("/").endswith("notebooks")]
+# run as a script, or in a kernel started in this folder, this folder is on sys.path and the
+# notebook's file name would hide the package of the same name
+sys.path[:] = [p for p in sys.path if os.path.basename(os.path.abspath(p or ".")) != "notebooks"]
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,19 +31,37 @@ SMOKE = os.environ.get("SPARSEWORKS_SMOKE") == "1"
 OUT = Path(os.environ.get("SPARSEWORKS_NOTEBOOK_OUT") or tempfile.mkdtemp(prefix="blocking-notebook-"))
 OUT.mkdir(parents=True, exist_ok=True)
 
+
+def show(*paths):
+    """Display saved figures as cell outputs in Jupyter (nothing when run as a script)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        for path in paths:
+            display(Image(filename=str(path)))
+
+
 # %% [markdown]
 # ## An ensemble run
 # Kutta's RK3 at 3600 s (the simulation default), members batched in one array.
 
 # %%
-config = SimulationConfig(years=(6 if SMOKE else 365) / 365, members=2 if SMOKE else 4,
-                          spinup_days=0.0 if SMOKE else 30.0, checkpoint_every_days=3.0 if SMOKE else 30.0)
+config = SimulationConfig(
+    years=(6 if SMOKE else 365) / 365,
+    members=2 if SMOKE else 4,
+    spinup_days=0.0 if SMOKE else 30.0,
+    checkpoint_every_days=3.0 if SMOKE else 30.0,
+)
 metrics = simulate(config, OUT / "run")
 print({k: metrics[k] for k in ("member_years", "member_years_per_wall_minute", "finite", "wall_seconds")})
 
 # %%
 figures = plot_run(Path(metrics["output"]), OUT, config.spinup_days)
 print(figures)
+show(figures["energy_enstrophy"], figures["z500_mean_std"])
 
 # %% [markdown]
 # ## Speed: the packed kernel against the direct implementation
@@ -55,8 +74,10 @@ members = 4 if SMOKE else 32
 natural = initial_state(model, initial_q, range(members), seed=0, perturbation=0.01)
 step = step_function("rk3")
 timings = {}
-for name, tendency, state in (("direct", model.direct_tendency, natural),
-                              ("packed", model.fast, model.fast.pack(natural))):
+for name, tendency, state in (
+    ("direct", model.direct_tendency, natural),
+    ("packed", model.fast, model.fast.pack(natural)),
+):
     steps = 2 if SMOKE else 24
     started = time.perf_counter()
     for _ in range(steps):

@@ -6,13 +6,13 @@
 # figures go to `SPARSEWORKS_NOTEBOOK_OUT` (default: a temporary folder).
 
 # %%
+import os
 import sys
 
-# run as a script, this file's folder comes first on sys.path and its name would hide the
-# `memory` package
-sys.path = [p for p in sys.path if not p.rstrip("/").endswith("notebooks")]
+# run as a script, or in a kernel started in this folder, this folder is on sys.path and the
+# notebook's file name would hide the package of the same name
+sys.path[:] = [p for p in sys.path if os.path.basename(os.path.abspath(p or ".")) != "notebooks"]
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from memory.classify import ClassifyConfig, default_channels, run_classify
+from memory.classify import ClassifyConfig, run_classify
 from memory.plots import plot_timing
 from memory.timing import TimingConfig, run_timing
 
@@ -29,17 +29,30 @@ SMOKE = os.environ.get("SPARSEWORKS_SMOKE") == "1"
 OUT = Path(os.environ.get("SPARSEWORKS_NOTEBOOK_OUT") or tempfile.mkdtemp(prefix="memory-notebook-"))
 OUT.mkdir(parents=True, exist_ok=True)
 
+
+def show(*paths):
+    """Display saved figures as cell outputs in Jupyter (nothing when run as a script)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        for path in paths:
+            display(Image(filename=str(path)))
+
+
 # %% [markdown]
 # ## Classification in one pass
 
 # %%
 if SMOKE:
-    config = ClassifyConfig(dataset="digits", train_per_class=20, test_limit=200, cells_per_cm=256,
-                            top_cells_per_cm=128, channels=default_channels("digits"))
+    config = ClassifyConfig(
+        dataset="digits", train_per_class=20, test_limit=200, cells_per_cm=256, top_cells_per_cm=128
+    )
 else:
     config = ClassifyConfig(dataset="mnist5k", train_per_class=100, test_limit=1000)
-metrics = run_classify(config, seed=0)
-model = metrics.pop("model")
+metrics = run_classify(config, OUT / "classify", seed=0)  # the model is saved in OUT/classify/model.npz
 print({k: metrics[k] for k in ("accuracy", "knn1_accuracy", "nearest_code_accuracy", "train_seconds", "test_seconds")})
 
 # %%
@@ -50,13 +63,19 @@ ax.set_ylabel("test accuracy (fraction)")
 ax.set_title(f"{config.dataset}, {metrics['train_items']} training images, one pass")
 fig.tight_layout()
 fig.savefig(OUT / "memory_classify.png", dpi=100)
+plt.close(fig)
+show(OUT / "memory_classify.png")
 
 # %% [markdown]
 # ## Fixed-time retrieval against N
 
 # %%
-timing_config = TimingConfig(sizes=(100, 300, 1000), queries=20) if SMOKE else TimingConfig(sizes=(1000, 3000, 10000, 30000), queries=100)
+if SMOKE:
+    timing_config = TimingConfig(min_items=100, max_items=1000, queries=20)  # N = 100, 300, 1000
+else:
+    timing_config = TimingConfig(min_items=1000, max_items=30000, queries=100)  # N = 1000, 3000, 10000, 30000
 timing = run_timing(timing_config, seed=0)
 plot_timing(timing, OUT / "memory_timing.png")
+show(OUT / "memory_timing.png")
 small, large = timing["ratio_sizes"]
 print(f"retrieve time ratio N={large} vs N={small}:", round(timing["retrieve_ratio_largest_vs_smallest"], 2))

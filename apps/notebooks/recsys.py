@@ -23,13 +23,13 @@
 # %%
 import os
 import sys
+
+# run as a script, or in a kernel started in this folder, this folder is on sys.path and the
+# notebook's file name would hide the package of the same name
+sys.path[:] = [p for p in sys.path if os.path.basename(os.path.abspath(p or ".")) != "notebooks"]
+
 import tempfile
 from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and its name would shadow the package.
-if "__file__" in globals():
-    _here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if not p or str(Path(p).resolve()) != _here]
 
 import matplotlib
 
@@ -51,13 +51,28 @@ torch.set_num_threads(1)
 DENSITIES = [1.0, 0.5, 0.2, 0.1] if not SMOKE else [1.0, 0.2]
 SEEDS = [0, 1] if not SMOKE else [0]
 EPOCHS = 40 if not SMOKE else 2
+
+
+def show(*paths):
+    """Display saved figures as cell outputs in Jupyter (nothing when run as a script)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        for path in paths:
+            display(Image(filename=str(path)))
+
+
 print(f"smoke={SMOKE}, figures in {OUT}")
 
 # %% [markdown]
 # ## Recall against density
 # The same split (per-user 80/20, seed 2020) for every run; only the density and the seed change.
-# DSL starts from a uniform random mask, and every 50 steps drops the smallest-magnitude weights
-# and regrows as many by gradient magnitude, with a cosine-decayed update fraction.
+# DSL starts from a column-aligned mask (the default `initial_mask="columns"`), and every 50 steps
+# drops the smallest-magnitude weights and regrows as many by gradient magnitude, with a
+# cosine-decayed update fraction.
 
 # %%
 split = load_split(TopKConfig())
@@ -65,9 +80,12 @@ recall = {}
 for density in DENSITIES:
     values = []
     for seed in SEEDS:
-        config = TopKConfig(model="lightgcn", learning_rate=1e-2,
-                            trainer=TrainerConfig(epochs=EPOCHS, patience=3, eval_every=max(1, EPOCHS // 8)),
-                            dsl=DSLConfig(density=density, update_every=50))
+        config = TopKConfig(
+            model="lightgcn",
+            learning_rate=1e-2,
+            trainer=TrainerConfig(epochs=EPOCHS, patience=3, eval_every=max(1, EPOCHS // 8)),
+            dsl=DSLConfig(density=density, update_every=50),
+        )
         metrics = train_topk(config, split, seed=seed)
         values.append(metrics["recall@20"])
     recall[density] = values
@@ -87,19 +105,28 @@ ax.set_title("MovieLens-100k, full ranking")
 ax.legend()
 fig.tight_layout()
 fig.savefig(OUT / "recall_vs_density.png", dpi=120)
+plt.close(fig)
+show(OUT / "recall_vs_density.png")
 
 # %% [markdown]
 # ## AutoInt: validation AUC per epoch
 # Label rating ≥ 4; eight categorical fields; random 80/10/10 split with seed 2020.
 
 # %%
-ctr_config = CTRConfig(model="autoint", trainer=TrainerConfig(epochs=12 if not SMOKE else 2, patience=3, monitor="auc"),
-                       max_rows=None if not SMOKE else 20_000)
+ctr_config = CTRConfig(
+    model="autoint",
+    trainer=TrainerConfig(epochs=12 if not SMOKE else 2, patience=3, monitor="auc"),
+    max_rows=None if not SMOKE else 20_000,
+)
 ctr_data = load_ctr_data(ctr_config)
 curves = {}
 for name, architecture in (("AutoInt", AutoIntConfig()), ("AutoInt+", AutoIntConfig.plus(dropout=0.1))):
-    config = CTRConfig(model="autoint" if name == "AutoInt" else "autoint+", architecture=architecture,
-                       trainer=ctr_config.trainer, max_rows=ctr_config.max_rows)
+    config = CTRConfig(
+        model="autoint" if name == "AutoInt" else "autoint+",
+        architecture=architecture,
+        trainer=ctr_config.trainer,
+        max_rows=ctr_config.max_rows,
+    )
     result = train_ctr(config, ctr_data, seed=0)
     curves[name] = [epoch["valid_auc"] for epoch in result["epochs"]]
     print(f"{name}: test AUC {result['test_auc']:.4f}, logloss {result['test_logloss']:.4f}")
@@ -114,4 +141,6 @@ ax.set_title("CTR on MovieLens-100k")
 ax.legend()
 fig.tight_layout()
 fig.savefig(OUT / "auc_per_epoch.png", dpi=120)
+plt.close(fig)
+show(OUT / "auc_per_epoch.png")
 print(sorted(p.name for p in OUT.glob("*.png")))

