@@ -34,6 +34,22 @@ test-all: setup
 demo: setup
 	$(VENV)/bin/sparseworks demo
 
+NOTEBOOKS ?= blocking dynamics memory recsys
+NOTEBOOKS_OUT := apps/notebooks/out
+
+# each jupytext notebook executed into apps/notebooks/out/<name>.ipynb with its figures;
+# SMOKE=1 for the smoke scale (seconds each), see apps/notebooks/README.md
+notebooks: setup
+	@mkdir -p $(NOTEBOOKS_OUT)
+	@set -e; for name in $(NOTEBOOKS); do \
+		echo "== $$name$(if $(SMOKE), (smoke scale))"; \
+		$(VENV)/bin/jupytext --quiet --to ipynb --set-kernel python3 \
+			--output $(NOTEBOOKS_OUT)/$$name.ipynb apps/notebooks/$$name.py; \
+		SPARSEWORKS_SMOKE=$(SMOKE) SPARSEWORKS_NOTEBOOK_OUT=$(CURDIR)/$(NOTEBOOKS_OUT)/$$name \
+			$(VENV)/bin/jupyter-execute --inplace --kernel_name=python3 --timeout=-1 $(NOTEBOOKS_OUT)/$$name.ipynb; \
+	done
+	@echo "executed notebooks in $(NOTEBOOKS_OUT)/ (open them in JupyterLab: apps/notebooks/README.md)"
+
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --group bench
 	@set -e; for script in benchmarks/*.py; do \

@@ -148,6 +148,7 @@ def info(json_output: JsonOption = False) -> None:
         "cuda_available": torch.cuda.is_available(),
         "git_revision": runtime.git_revision(),
         "cache_dir": str(io.cache_dir()),
+        "cache_problem": io.cache_problem(),
         "datasets": {name: s["fetched"] for name, s in status.items() if s["kind"] == "wheel"},
         "applications": {name: _available(module) for name, (module, _) in APPLICATIONS.items()},
     }
@@ -157,6 +158,8 @@ def info(json_output: JsonOption = False) -> None:
     typer.echo(f"sparseworks {report['sparseworks']} (python {report['python']}, git {report['git_revision']})")
     typer.echo(f"threads: {report['threads']}   device: {report['device']}")
     typer.echo(f"cache:   {report['cache_dir']}")
+    if report["cache_problem"]:
+        typer.echo(f"warning: {report['cache_problem']}", err=True)
     typer.echo("packages:")
     for name, version in report["packages"].items():
         typer.echo(f"  {name:<16} {version or 'not installed'}")
@@ -168,27 +171,37 @@ def info(json_output: JsonOption = False) -> None:
 # --------------------------------------------------------------------------- data
 
 
-def data_list(json_output: JsonOption = False) -> None:
+def data_list(
+    verify: Annotated[bool, typer.Option("--verify", help="Re-hash every cached file instead of trusting the index.")] = False,
+    json_output: JsonOption = False,
+) -> None:
     """Every dataset with its kind, licence and whether it is in the cache.
 
-    Example: sparseworks data list
+    Examples:
+
+      sparseworks data list
+
+      sparseworks data list --verify   # re-hash the cached files: a damaged one shows as damaged
     """
     from sparse_core.infra import io
 
     sources = io.load_sources()
-    status = io.cached_status(sources=sources)
+    problem = io.cache_problem()
+    if problem:
+        typer.echo(f"warning: {problem}", err=True)
+    status = io.cached_status(sources=sources, verify=verify)
     rows = {
         name: {**status[name], "requirement": s.requirement, "license": s.license, "description": s.description}
         for name, s in sources.items()
     }
     if json_output:
-        emit_json({"cache_dir": str(io.cache_dir()), "datasets": rows})
+        emit_json({"cache_dir": str(io.cache_dir()), "cache_problem": problem, "datasets": rows})
         return
     typer.echo(f"cache: {io.cache_dir()}")
     typer.echo(f"{'name':<14}{'kind':<9}{'state':<13}{'size':>10}  source")
     for name, row in rows.items():
         if row["kind"] == "wheel":
-            state = "fetched" if row["fetched"] else "not fetched"
+            state = "fetched" if row["fetched"] else ("damaged" if row.get("problem") else "not fetched")
             size = _human_bytes(row["bytes"]) if row["fetched"] else "-"
             origin = row["requirement"]
         else:
@@ -196,6 +209,8 @@ def data_list(json_output: JsonOption = False) -> None:
             origin = sources[name].extra.get("loader") or "user-supplied files"
         typer.echo(f"{name:<14}{row['kind']:<9}{state:<13}{size:>10}  {origin}")
         typer.echo(f"{'':<14}{row['description']}")
+        if row.get("problem"):
+            typer.echo(f"{'':<14}damaged: {row['problem']} (`sparseworks data fetch {name}` fetches it again)")
     typer.echo("Terms of each source: data/README.md. MovieLens data must never be redistributed.")
 
 

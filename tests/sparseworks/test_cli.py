@@ -84,6 +84,39 @@ def test_a_cache_that_is_a_file_is_an_error_not_a_traceback(tmp_path):
     assert "Traceback" not in completed.stderr
 
 
+def test_info_and_data_list_report_a_cache_that_is_a_file(tmp_path):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    env = {"SPARSEWORKS_DATA": str(not_a_folder)}
+    listed = sparseworks("data", "list", "--json", env=env)
+    assert "is a file, not a folder" in last_json(listed)["cache_problem"]
+    assert "warning: the data cache" in listed.stderr
+    info = sparseworks("info", "--json", env=env)
+    assert "is a file, not a folder" in last_json(info)["cache_problem"]
+
+
+@pytest.mark.network
+def test_data_list_verify_rehashes_and_names_a_damaged_file(tmp_path):
+    import shutil
+
+    from sparse_core.infra import io
+
+    cache = tmp_path / "cache"
+    io.fetch("mnist5k", cache=cache)
+    index = json.loads((cache / "index.json").read_text())
+    relative = next(iter(index["mnist5k"]["files"]))
+    target = cache / "mnist5k" / relative
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1
+    target.write_bytes(bytes(data))
+    env = {"SPARSEWORKS_DATA": str(cache)}
+    trusting = last_json(sparseworks("data", "list", "--json", env=env))["datasets"]["mnist5k"]
+    verified = last_json(sparseworks("data", "list", "--verify", "--json", env=env))["datasets"]["mnist5k"]
+    assert trusting["fetched"] is True
+    assert verified["fetched"] is False and verified["problem"] == f"altered: {relative}"
+    shutil.rmtree(cache)
+
+
 def test_an_offline_fetch_is_an_error_not_a_traceback(tmp_path):
     offline = {
         "SPARSEWORKS_DATA": str(tmp_path / "cache"),
