@@ -258,6 +258,19 @@ def _index_features(dataset: BlockingDataset, indices: np.ndarray) -> np.ndarray
     return np.stack([dataset.index_value[indices], dataset.index_change[indices]], axis=1)
 
 
+HEADLINE = {"precision": "precision", "recall": "recall", "f1": "f1", "roc_auc": "roc_auc", "bss": "brier_skill_score"}
+"""The flat keys of the ``train`` metrics (``test_<key>`` and ``test_<key>_ci``) and the metric each reports."""
+
+
+def headline(result: dict) -> dict:
+    """``test_<key>`` (value) and ``test_<key>_ci`` ([low, high]) of the first network's test metrics."""
+    flat = {}
+    for key, name in HEADLINE.items():
+        flat[f"test_{key}"] = result[name]["value"]
+        flat[f"test_{key}_ci"] = [result[name]["ci_low"], result[name]["ci_high"]]
+    return flat
+
+
 def run_train(config: TrainConfig, folder: Path, device: torch.device | str = "cpu", progress: bool = False) -> dict:
     """``blocking train``: fit ``config.seeds`` networks, test them, compare with the baselines.
 
@@ -265,10 +278,13 @@ def run_train(config: TrainConfig, folder: Path, device: torch.device | str = "c
     probabilities) into ``folder``.
 
     Returns:
-        Metrics: ``cnn`` (first seed: each of precision, recall, f1, roc_auc,
-        brier_skill_score with ``value`` and bootstrap ``ci_low`` / ``ci_high``), ``cnn_seeds``
-        (mean and std over seeds), ``climatology`` and ``logistic`` baselines (same form),
-        ``samples`` per split, ``base_rate``, ``parameters``, ``epochs_run``, ``train_seconds``.
+        Metrics: ``test_precision``, ``test_recall``, ``test_f1``, ``test_roc_auc``,
+        ``test_bss`` (first seed, test split) each with ``test_*_ci`` = [low, high] (bootstrap;
+        NaN with bootstrap 0), ``climatology_f1`` and ``logistic_f1`` (the baselines); ``cnn``
+        (first seed: each of precision, recall, f1, roc_auc, brier_skill_score with ``value``
+        and bootstrap ``ci_low`` / ``ci_high``), ``cnn_seeds`` (mean and std over seeds),
+        ``climatology`` and ``logistic`` baselines (same form), ``samples`` per split,
+        ``base_rate``, ``parameters``, ``epochs_run``, ``train_seconds``.
     """
     folder = Path(folder)
     device = torch.device(device)
@@ -311,19 +327,24 @@ def run_train(config: TrainConfig, folder: Path, device: torch.device | str = "c
         name: {"mean": float(np.mean([s[name] for s in per_seed])), "std": float(np.std([s[name] for s in per_seed]))}
         for name in METRICS
     }
+    climatology = climatology_baseline(train_labels, test_labels, config.bootstrap, rng)
+    logistic = logistic_baseline(
+        _index_features(dataset, splits["train"]),
+        train_labels,
+        _index_features(dataset, splits["test"]),
+        test_labels,
+        config.bootstrap,
+        rng,
+    )
     return {
+        **headline(first),
+        "climatology_f1": climatology["f1"]["value"],
+        "logistic_f1": logistic["f1"]["value"],
         "cnn": first,
         "cnn_seeds": summary,
         "seeds": config.seeds,
-        "climatology": climatology_baseline(train_labels, test_labels, config.bootstrap, rng),
-        "logistic": logistic_baseline(
-            _index_features(dataset, splits["train"]),
-            train_labels,
-            _index_features(dataset, splits["test"]),
-            test_labels,
-            config.bootstrap,
-            rng,
-        ),
+        "climatology": climatology,
+        "logistic": logistic,
         "samples": {name: int(chosen.size) for name, chosen in splits.items()},
         "base_rate": base_rate,
         "persistence_days": days or dataset.persistence_days,
