@@ -26,7 +26,8 @@ def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
     """Run the QG3 model; NetCDF output (member, time, level, lat, lon) in the run folder.
 
     Writes output.nc, checkpoint.npz, metrics.json and (unless --no-figures)
-    energy_enstrophy.png and z500_mean_std.png into the run folder.
+    energy_enstrophy.png and z500_mean_std.png into the run folder; every file is
+    written whole or not at all, so a killed run leaves no half-written file.
 
     Examples:
 
@@ -38,7 +39,10 @@ def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
 
       sparseworks blocking simulate --years 1 --scheme rk4 --dt 1800   # the reference configuration
 
-    Run again with the same --out to resume from the last checkpoint.
+    Run again with the same --out to resume from the last checkpoint: only with the
+    settings the checkpoint was made with (a longer --years extends the run); --restart
+    starts over. A run whose state stops being finite stops with an error naming the
+    model day (try a smaller --dt).
     """
     from blocking.qg3.run import run_simulate
 
@@ -51,6 +55,11 @@ def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
 @config_command(app, ForcingConfig, app_name="blocking", threads=1)
 def forcing(config: ForcingConfig, run: Run) -> tuple[dict, str]:
     """Roads' forcing S = J(ψ̄, q̄) + ⟨J(ψ′, q′)⟩ + D(ψ̄) from a climatology; writes forcing.nc.
+
+    The climatology's psi is identified by its coordinates and units (CF attributes):
+    latitudes in any order, longitudes from 0° or −180°, levels 200/500/800 hPa in any
+    order and pressure unit, psi in any unit convertible to m2 s-1; gzip-compressed
+    NetCDF is read as it is.
 
     Examples:
 

@@ -25,6 +25,7 @@ _EXPORTS = {
     "rk3_step": "stepping",
     "rk4_step": "stepping",
     "step_function": "stepping",
+    "SimulationDiverged": "run",
     "SpectralTransform": "transforms",
 }
 

@@ -96,8 +96,9 @@ class SimulationConfig:
         perturbation: relative amplitude of the random PV perturbation of each member's
             initial state.
         seed: members draw their perturbation from ``default_rng([seed, member])``.
-        forcing_file: forcing NetCDF written by `sparseworks blocking forcing` (default: the
-            reference forcing).
+        forcing_file: forcing NetCDF written by `sparseworks blocking forcing`, or any file with
+            forcing (level, lat, lon) in a unit of s-2 on the T21 grid, its axes found by their
+            coordinates and units (default: the reference forcing).
     """
 
     years: float = setting(1.0, gt=0.0)
@@ -146,12 +147,16 @@ class SimulateConfig:
         scheduler: address of an existing Dask scheduler to run the members on (instead
             of a local cluster).
         figures: write the energy / enstrophy and z500 mean / standard deviation figures.
+        restart: start over in a run folder that already holds a run (its checkpoint,
+            snapshots, output and figures are removed); without it, a folder's run is
+            resumed, and only under the settings it was made with (--years may grow).
     """
 
     simulation: SimulationConfig = setting(factory=SimulationConfig)
     workers: int = setting(0, ge=0)
     scheduler: str | None = None
     figures: bool = setting(True)
+    restart: bool = setting(False)
 
 
 @config
@@ -160,7 +165,8 @@ class ForcingConfig:
 
     Attributes:
         climatology: NetCDF with psi (..., time, level, lat, lon) on the T21 grid, e.g. the
-            output.nc of a long `sparseworks blocking simulate` run.
+            output.nc of a long `sparseworks blocking simulate` run; its axes are found by their
+            coordinates and units (any order; psi in any unit of m2 s-1; gzip read as is).
         skip_days: leading snapshots (days) of each member to drop (the spin-up).
         compare: forcing file to compare the new forcing with (default: the reference forcing).
     """

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from sparse_core.infra.files import save_figure
 
 __all__ = ["plot_run"]
 
 
 def plot_run(output: Path, folder: Path, spinup_days: float = 0.0) -> dict[str, str]:
-    """Write ``energy_enstrophy.png`` and ``z500_mean_std.png`` for ``output`` into ``folder``.
+    """Write ``energy_enstrophy.png`` and ``z500_mean_std.png`` for ``output`` into ``folder`` (atomically).
 
     Returns:
         Figure name → path; also the stationarity numbers in ``energy_drift`` (relative
@@ -41,7 +41,7 @@ def plot_run(output: Path, folder: Path, spinup_days: float = 0.0) -> dict[str, 
     axes[0].set_title("QG3 global energy and potential enstrophy")
     energy_path = folder / "energy_enstrophy.png"
     figure.tight_layout()
-    figure.savefig(energy_path, dpi=110)
+    save_figure(figure, energy_path, dpi=110)
     plt.close(figure)
     figure, axes = plt.subplots(1, 2, figsize=(12, 4))
     for axis, field, title in ((axes[0], mean, "time-mean z500 (m)"), (axes[1], std, "z500 standard deviation (m)")):
@@ -52,7 +52,7 @@ def plot_run(output: Path, folder: Path, spinup_days: float = 0.0) -> dict[str, 
         axis.set_title(title)
     maps_path = folder / "z500_mean_std.png"
     figure.tight_layout()
-    figure.savefig(maps_path, dpi=110)
+    save_figure(figure, maps_path, dpi=110)
     plt.close(figure)
     half = energy.shape[1] // 2
     drift = float(abs(energy[:, half:].mean() - energy[:, :half].mean()) / energy.mean()) if half else float("nan")

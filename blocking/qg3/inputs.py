@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import make_interp_spline
 
 from blocking.qg3.grid import GaussianGrid
-from sparse_core.infra.errors import InputError as SuiteInputError
+from blocking.qg3.gridded import InputError, check_field, open_netcdf
 
 __all__ = [
     "InputError",
@@ -31,46 +30,11 @@ __all__ = [
 T63_VARIABLES = ("forcing", "initial_q", "land_sea_mask", "orography")
 
 
-class InputError(SuiteInputError):
-    """A model input file is missing, malformed or holds non-finite values."""
-
-
 def reference_folder() -> Path:
     """The folder holding pyshqg's ``data_t63.zarr`` and ``test_t21_t31.zarr`` (fetched and cached)."""
     from sparse_core.infra.io import fetch
 
     return Path(fetch("qg3").path)
-
-
-def open_netcdf(path: Path, what: str):
-    """``xarray.open_dataset(path)``, with a missing or unreadable file as an :class:`InputError`.
-
-    Args:
-        what: what the file should be, for the message ("forcing file").
-    """
-    import xarray as xr
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        return xr.open_dataset(path)
-    except (OSError, ValueError) as error:
-        reason = str(error).split(". ")[0]
-        raise InputError(f"{path}: not a readable NetCDF {what} ({reason})") from None
-
-
-def check_field(array: np.ndarray, expected_shape: tuple[int, ...], *, path, variable: str) -> np.ndarray:
-    """Fail with a message naming ``path`` and ``variable`` unless the array has the shape and is finite."""
-    array = np.asarray(array, dtype=np.float64)
-    if array.shape != tuple(expected_shape):
-        raise InputError(f"{path}: variable {variable!r} has shape {array.shape}, expected "
-                         f"{tuple(expected_shape)} (the T21 model grid: level × 32 lat × 64 lon)")
-    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise InputError(f"{path}: variable {variable!r} holds {bad} NaN or infinite values; "
-                         "fill or mask them before using the file")
-    return array
 
 
 def quintic_to_grid(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: GaussianGrid,
@@ -88,6 +52,8 @@ def quintic_to_grid(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: G
     Returns:
         Values on the grid, shape ``(..., nlat, nlon)``.
     """
+    from scipy.interpolate import make_interp_spline
+
     field = np.asarray(field, dtype=np.float64)
     lat_order = np.argsort(lat)
     lon = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
@@ -135,21 +101,28 @@ def load_t63_inputs(grid: GaussianGrid, folder: Path | None = None,
 
 
 def read_forcing_file(path: Path, grid: GaussianGrid) -> np.ndarray:
-    """Read ``forcing (level, lat, lon)`` from a NetCDF file written by ``blocking forcing``.
+    """Read ``forcing (level, lat, lon)`` (a PV source in s⁻²) from a NetCDF file, e.g. one of ``blocking forcing``.
+
+    The axes are found by their coordinates and units and normalised to the model's
+    (:mod:`blocking.qg3.gridded`): latitudes in any order, longitudes from −180° or 0°,
+    levels 200 / 500 / 800 hPa in any order and any pressure unit, values in any unit
+    convertible to s⁻² (e.g. ``day-2``); dimensions of length 1 (a time) are dropped.
+
+    Returns:
+        The forcing on ``grid``, shape ``(3, nlat, nlon)``, float64.
 
     Raises:
-        InputError: the file is missing, lacks the variable, is on another grid or holds NaNs.
+        InputError: the file is missing, unreadable or gzip-damaged, lacks the variable,
+            is on another grid or other levels, has no or wrong units, or holds NaNs.
     """
+    from blocking.qg3.gridded import locate_field
+    from blocking.qg3.model import LEVELS_HPA
+
     path = Path(path)
     with open_netcdf(path, "forcing file") as data:
-        if "forcing" not in data:
-            raise InputError(f"{path}: variable 'forcing' missing (found {sorted(data.data_vars)})")
-        variable = data["forcing"]
-        for axis, expected in (("lat", grid.lat), ("lon", grid.lon)):
-            if axis not in variable.coords or variable[axis].size != expected.size or not np.allclose(
-                    variable[axis].to_numpy(), expected, atol=1e-3):
-                raise InputError(f"{path}: variable 'forcing' is not on the T21 model grid: "
-                                 f"coordinate {axis!r} should be the {expected.size} Gaussian values "
-                                 f"{expected[0]:.2f} … {expected[-1]:.2f}")
-        return check_field(variable.transpose("level", "lat", "lon").to_numpy(),
-                           (3, grid.nlat, grid.nlon), path=path, variable="forcing")
+        field = locate_field(data, path, "forcing", "s-2", grid, LEVELS_HPA)
+        extra = {d: n for d, n in zip(field.lead_dims, field.lead_shape) if n != 1}
+        if extra:
+            raise InputError(f"{path}: variable {field.name!r} has dimensions {extra} beyond level, lat and lon; "
+                             "a forcing is one time-independent field")
+        return field.block({d: 0 for d in field.lead_dims})

@@ -1,8 +1,12 @@
-"""CF-conventions NetCDF output of QG3 runs, written snapshot by snapshot (netCDF4).
+"""CF-conventions NetCDF output of QG3 runs (netCDF4), written so that no file is ever half-written.
 
 Dimensions ``(member, time, level, lat, lon)``; ``time`` is unlimited and counted in days
-since the start of the saved run (after spin-up). Snapshots are written at explicit
-indices, so a resumed run rewrites exactly what an uninterrupted run writes.
+since the start of the saved run (after spin-up). A run writes the snapshots of each
+checkpoint interval into a snapshot file of its own (each one complete: written under a
+temporary name and renamed, ``sparse_core.infra.files.atomic_path``); at the end
+:func:`merge_output` writes ``output.nc`` the same way from the snapshots already in the
+old ``output.nc`` (a run extended with more ``--years``) and the snapshot files. Snapshots
+carry explicit indices, so a resumed run writes exactly what an uninterrupted run writes.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 
 from blocking.qg3.grid import GaussianGrid
 
-__all__ = ["GRAVITY", "OutputWriter", "REFERENCE_F0"]
+__all__ = ["GRAVITY", "OutputWriter", "REFERENCE_F0", "merge_output"]
 
 GRAVITY = 9.80665
 """Standard gravity g in m/s²."""
@@ -37,25 +41,24 @@ VARIABLES = {
 
 
 class OutputWriter:
-    """Create or reopen a QG3 output file and write snapshots into it.
+    """Create a QG3 output file and write snapshots into it.
 
     Args:
-        path: the NetCDF file.
+        path: the NetCDF file (write it under a temporary name: ``atomic_path``).
         grid: the model grid.
         members: the member numbers held by this file.
         levels_hpa: pressure levels.
         attributes: global attributes (title, source, ...) added to the CF ones.
-        resume: reopen an existing file instead of creating it.
+        first_index: the number of the file's first snapshot in the whole run (a
+            snapshot file of one checkpoint interval); stored as ``first_snapshot``.
     """
 
     def __init__(self, path: Path, grid: GaussianGrid, members, levels_hpa, attributes: dict | None = None,
-                 resume: bool = False) -> None:
+                 first_index: int = 0) -> None:
         import netCDF4
 
         self.path = Path(path)
-        if resume and self.path.exists():
-            self.dataset = netCDF4.Dataset(self.path, "a")
-            return
+        self.first_index = int(first_index)
         data = netCDF4.Dataset(self.path, "w", format="NETCDF4")
         data.Conventions = "CF-1.8"
         data.title = "Marshall-Molteni three-level quasi-geostrophic model (T21)"
@@ -63,6 +66,7 @@ class OutputWriter:
         data.history = f"{stamp} created by blocking.qg3 (SparseWorks)"
         for key, value in (attributes or {}).items():
             setattr(data, key, value)
+        data.first_snapshot = np.int64(self.first_index)
         data.createDimension("member", len(members))
         data.createDimension("time", None)
         data.createDimension("level", len(levels_hpa))
@@ -91,13 +95,83 @@ class OutputWriter:
         self.dataset = data
 
     def write(self, index: int, time_days: float, fields: dict[str, np.ndarray]) -> None:
-        """Write snapshot ``index``: ``psi``, ``q`` ``(member, level, lat, lon)``, ``z500``, ``energy``, ``enstrophy``."""
-        self.dataset["time"][index] = time_days
+        """Write snapshot ``index`` of the run: ``psi``, ``q`` ``(member, level, lat, lon)``, ``z500``, ``energy``, ``enstrophy``."""
+        local = index - self.first_index
+        self.dataset["time"][local] = time_days
         for name, values in fields.items():
-            self.dataset[name][:, index] = values
+            self.dataset[name][:, local] = values
 
-    def sync(self) -> None:
-        self.dataset.sync()
+    def write_block(self, start: int, times: np.ndarray, fields: dict[str, np.ndarray], members: slice) -> None:
+        """Write snapshots ``start … start + len(times) − 1`` of some members (fields ``(member, time, ...)``)."""
+        local = slice(start - self.first_index, start - self.first_index + len(times))
+        self.dataset["time"][local] = times
+        for name, values in fields.items():
+            self.dataset[name][members, local] = values
 
     def close(self) -> None:
         self.dataset.close()
+
+
+def read_snapshots(path: Path, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Members, times and fields ``(member, time, ...)`` of snapshots ``start … stop − 1`` (file positions)."""
+    import netCDF4
+
+    with netCDF4.Dataset(path, "r") as data:
+        members = np.asarray(data["member"][:])
+        times = np.asarray(data["time"][start:stop], dtype=np.float64)
+        fields = {name: np.asarray(data[name][:, start:stop]) for name in VARIABLES}
+    return members, times, fields
+
+
+def snapshot_count(path: Path) -> tuple[int, np.ndarray]:
+    """How many snapshots a QG3 NetCDF file holds, and its member numbers.
+
+    Raises:
+        InputError: the file cannot be read as QG3 output.
+    """
+    import netCDF4
+
+    from blocking.qg3.gridded import InputError
+
+    try:
+        with netCDF4.Dataset(path, "r") as data:
+            return int(data.dimensions["time"].size), np.asarray(data["member"][:])
+    except Exception as error:  # noqa: BLE001 - a damaged or foreign file
+        raise InputError(f"{path}: not a readable QG3 output file ({error}); give --restart to start the run "
+                         "over") from None
+
+
+def merge_output(path: Path, grid: GaussianGrid, members, levels_hpa, attributes: dict, base: int,
+                 sources: list[tuple[slice, list[Path]]], block: int = 64) -> None:
+    """Write ``path`` atomically: snapshots ``0 … base − 1`` of the old ``path``, then those of the snapshot files.
+
+    Args:
+        members: every member of the run.
+        base: how many snapshots of the existing ``path`` to keep (0: a new file).
+        sources: for each part, its members' slice of ``members`` and its snapshot files
+            in order (contiguous from snapshot ``base``; all parts cover the same snapshots).
+        block: snapshots copied at a time from the old file.
+    """
+    from sparse_core.infra.files import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        writer = OutputWriter(temporary, grid, members, levels_hpa, attributes=attributes)
+        try:
+            for start in range(0, base, block):
+                _, times, fields = read_snapshots(path, start, min(base, start + block))
+                writer.write_block(start, times, fields, slice(None))
+            for where, files in sources:
+                for file in files:
+                    _, times, fields = read_snapshots(file)
+                    first = int(_first_snapshot(file))
+                    writer.write_block(first, times, fields, where)
+        finally:
+            writer.close()
+
+
+def _first_snapshot(path: Path) -> int:
+    import netCDF4
+
+    with netCDF4.Dataset(path, "r") as data:
+        return int(data.first_snapshot)
