@@ -85,7 +85,7 @@ class MIPConfig:
     lp_tightening: bool = setting(True)
     time_limit_seconds: float = setting(1.0, gt=0.0)
     deadline_grace_seconds: float = setting(0.05, ge=0.0)
-    mip_gap: float = setting(1e-4, ge=0.0, lt=1.0)
+    mip_gap: float = setting(1e-4, ge=0.0, lt=1.0, cli="--gap")
     threads: int = setting(1, ge=1)
     warm_start: bool = setting(True)
 
