@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 
-@config_command(app, SimulateConfig, app_name="blocking", threads_default=1)  # the numpy model needs no torch threads
+@config_command(app, SimulateConfig, app_name="blocking", threads_default=1, uses_torch=False)  # the numpy model needs no torch threads
 def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
     """Run the QG3 model; NetCDF output (member, time, level, lat, lon) in the run folder.
 
@@ -52,7 +52,7 @@ def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
     return metrics, summary
 
 
-@config_command(app, ForcingConfig, app_name="blocking", threads=1)
+@config_command(app, ForcingConfig, app_name="blocking", threads=1, uses_torch=False)
 def forcing(config: ForcingConfig, run: Run) -> tuple[dict, str]:
     """Roads' forcing S = J(ψ̄, q̄) + ⟨J(ψ′, q′)⟩ + D(ψ̄) from a climatology; writes forcing.nc.
 
@@ -74,3 +74,9 @@ def forcing(config: ForcingConfig, run: Run) -> tuple[dict, str]:
                f"relative rms vs reference {metrics['relative_rms_vs_reference']:.4f}")
     return metrics, summary
 
+
+
+# The blocking science (events, dataset, train, explain, sparse-model, transfer, era5-request)
+from blocking.cli_science import register as _register_science  # noqa: E402
+
+_register_science(app)

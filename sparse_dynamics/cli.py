@@ -93,3 +93,9 @@ def pareto(config: ParetoRunConfig, run: Run) -> tuple[dict, str]:
 
     metrics = pareto_run(config, run.folder, progress=run.progress)
     return metrics, pareto_table(metrics)
+
+
+# Closed-loop control on the learned networks (control, compare)
+from sparse_dynamics.cli_control import register as _register_control  # noqa: E402
+
+_register_control(app)

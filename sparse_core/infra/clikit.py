@@ -302,13 +302,18 @@ def start_run(
     seed: int,
     threads: int | None = None,
     device: str | None = None,
+    uses_torch: bool = True,
 ) -> Run:
-    """Create the run folder, seed everything, set threads, save config.toml and run.json."""
+    """Create the run folder, seed everything, set threads, save config.toml and run.json.
+
+    ``uses_torch=False`` (numpy-only commands) leaves torch unimported: its seed and thread
+    count are not set, and ``threads`` is recorded as asked.
+    """
     from sparse_core.infra.files import atomic_write
 
     folder = make_run_dir(app, command, out)
-    seed_everything(seed)
-    used_threads = set_threads(threads)
+    seed_everything(seed, torch=uses_torch)
+    used_threads = set_threads(threads) if uses_torch else (threads or 1)
     document = settings_document(config, seed, threads, device)
     with atomic_write(folder / "config.toml", "w") as handle:
         handle.write(_toml(document))
@@ -374,6 +379,7 @@ def error_boundary(folder_state: dict[str, Any] | None = None) -> Iterator[None]
             if state.get("created"):
                 shutil.rmtree(folder, ignore_errors=True)
             else:
+                _restore(folder, state.get("previous", {}))
                 _set_status(folder, "failed", message)
         raise fail(message) from None
     except KeyboardInterrupt:
@@ -385,6 +391,22 @@ def error_boundary(folder_state: dict[str, Any] | None = None) -> Iterator[None]
         if state.get("folder") is not None:
             _set_status(state["folder"], "failed", f"{type(error).__name__}: {error}")
         raise
+
+
+def _restore(folder: Path, previous: Mapping[str, bytes | None]) -> None:
+    """Put back the files a refused run replaced in an existing folder (its config.toml)."""
+    from sparse_core.infra.files import atomic_write
+
+    for name, content in previous.items():
+        path = folder / name
+        try:
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                with atomic_write(path, "wb") as handle:
+                    handle.write(content)
+        except OSError:
+            pass
 
 
 def _describe(error: BaseException) -> str:
@@ -481,6 +503,7 @@ def config_command(
     threads: int | None | str = "option",
     threads_default: int | None = None,
     device: str | None = None,
+    uses_torch: bool = True,
 ) -> Callable[[Callable[[Any, Run], Any]], Callable[[Any, Run], Any]]:
     """Register ``body(config, run)`` as a command whose options are generated from ``config_cls``.
 
@@ -492,6 +515,7 @@ def config_command(
         threads: ``"option"`` for a ``--threads`` option, an int for a command that
             always runs on that many threads.
         threads_default: the default of ``--threads`` (None: all cores).
+        uses_torch: False for a numpy-only command: torch is then never imported.
         device: the default of a ``--device`` option (cpu, cuda or auto); None for a
             command without one.
 
@@ -524,14 +548,18 @@ def config_command(
                 torch_device = _device(device_name) if device_name is not None else None
                 out = kwargs["out"]
                 if not is_main_process():
-                    seed_everything(run_table["seed"])
-                    set_threads(thread_count)
+                    seed_everything(run_table["seed"], torch=uses_torch)
+                    if uses_torch:
+                        set_threads(thread_count)
                     run = Run(None, run_table["seed"], thread_count or 0, torch_device, json_output)
                     body(config, run)
                     return
                 existed = out is not None and Path(out).exists()
+                if existed and Path(out).is_dir():
+                    config_path = Path(out) / "config.toml"
+                    state["previous"] = {"config.toml": config_path.read_bytes() if config_path.is_file() else None}
                 run = start_run(app_name, command_name, config, out=out, seed=run_table["seed"],
-                                threads=thread_count, device=device_name)
+                                threads=thread_count, device=device_name, uses_torch=uses_torch)
                 state.update(folder=run.folder, created=not existed)
                 run.device, run.json = torch_device, json_output
                 result = body(config, run)

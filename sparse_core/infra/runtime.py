@@ -59,11 +59,12 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 # --------------------------------------------------------------------------- execution
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA).
+def seed_everything(seed: int, torch: bool = True) -> None:
+    """Seed Python's ``random``, NumPy's global generator and (with ``torch``) torch's.
 
     Library code should still take explicit generators; this makes the remaining global
-    randomness (weight initialisation, dropout) reproducible.
+    randomness (weight initialisation, dropout) reproducible. ``torch=False`` is for
+    commands that never use torch (it is not imported then).
     """
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
@@ -71,9 +72,10 @@ def seed_everything(seed: int) -> None:
     import numpy as np
 
     np.random.seed(seed)
-    import torch
+    if torch:
+        import torch as _torch
 
-    torch.manual_seed(seed)
+        _torch.manual_seed(seed)
 
 
 def set_threads(threads: int | None = None) -> int:

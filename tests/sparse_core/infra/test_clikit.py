@@ -175,3 +175,16 @@ def test_a_bug_keeps_its_traceback_and_marks_the_folder_failed(tmp_path):
     assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError)
     metadata = json.loads((tmp_path / "a" / "run.json").read_text())
     assert metadata["status"] == "failed" and "ZeroDivisionError" in metadata["error"]
+
+
+def test_a_refused_run_in_an_existing_folder_keeps_its_config(tmp_path):
+    def body(config, run):
+        raise ConfigError("--dt 3600 in the checkpoint, 1800 now")
+
+    app, _ = _app(tmp_path, body)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "config.toml").write_text("size = 9\n")
+    result = CliRunner().invoke(app, ["job", "--size", "3", "--out", str(folder)])
+    assert result.exit_code == 2 and "1800 now" in result.output
+    assert (folder / "config.toml").read_text() == "size = 9\n"
