@@ -1,20 +1,20 @@
-"""Store / retrieve time per item against N: the SDR memory vs exact search vs modern Hopfield.
+"""Store / retrieve time per item within capacity: the SDR memory vs exact and approximate nearest neighbours.
 
-All three memories hold the same random sparse patterns (784 inputs, 40 on) and grow
-together to each N of the grid 10^3 ... 10^5 (memory.timing.run_timing):
+At every N of the grid 10^3 ... 10^5 (memory.timing.run_timing) the memory is the
+smallest size of the shared grid that holds N random sparse patterns at code recall
+>= 0.9; on the same patterns and noisy queries it is timed beside:
 
-- SDR memory: one CSA step (Q = 24, K = 16) plus the Hebbian class read-out, whose cost
-  does not depend on N (Rinkus 2014, fixed-time storage and retrieval);
-- exact nearest stored code: the query's code compared with all N stored codes;
-- modern Hopfield retrieval, softmax(β X ξ) over the N stored patterns (Ramsauer et al.
-  2021, eq. 1).
+- exact nearest neighbour (numpy inverted lists over the on bits, O(N · active));
+- approximate nearest neighbour: faiss ``IndexBinaryHNSW`` (Hamming) at the smallest
+  efSearch whose recall is at least the memory's (needs ``pip install faiss-cpu``);
+- modern Hopfield retrieval (Ramsauer et al. 2021, eq. 1) where it fits in 256 MB.
 
-Threads are pinned to 1 (BLAS/OpenMP environment variables are set before numpy is
-imported) and reported. Every ratio comes from the one run: retrieve time at the largest
-N over the smallest, and the peers' time over the SDR memory's at each N.
+Rows whose recall is below 0.9 are kept with their recall and enter no ratio. Threads
+are pinned to 1 (BLAS/OpenMP environment variables are set before numpy is imported);
+the load average is recorded, since other processes share the machine.
 Writes benchmarks/results/memory_timing.json.
 
-Run: OMP_NUM_THREADS=1 python benchmarks/memory_timing.py [--max-items 100000] [--queries 200]
+Run: python benchmarks/memory_timing.py [--max-items 100000] [--queries 200]
 """
 
 from __future__ import annotations
@@ -32,44 +32,70 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from memory.timing import TimingConfig, run_timing  # noqa: E402
+from sparse_core.infra.files import atomic_write  # noqa: E402
+from sparse_core.infra.runtime import config_to_dict  # noqa: E402
+
+
+def _faiss_version() -> str | None:
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss.__version__
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-items", type=int, default=1000)
     parser.add_argument("--max-items", type=int, default=100000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = TimingConfig(max_items=args.max_items, queries=args.queries)
+    config = TimingConfig(min_items=args.min_items, max_items=args.max_items, queries=args.queries)
+    load_before = os.getloadavg()
     metrics = run_timing(config, seed=args.seed)
-    threads = os.environ["OMP_NUM_THREADS"]
-    print(f"memory timing: {config.inputs} inputs ({config.active} on), Q={config.cms}, K={config.cells_per_cm}, "
-          f"{threads} thread, median of {config.queries} single-item calls")
-    print(f"{'N':>8}{'store µs':>11}{'memory µs':>11}{'nearest µs':>12}{'hopfield µs':>13}{'nearest/mem':>13}{'hopfield/mem':>14}")
-    for i, n in enumerate(metrics["sizes"]):
-        mem, near, hop = (metrics[k][i] for k in ("retrieve_memory", "retrieve_nearest", "retrieve_hopfield"))
-        print(f"{n:>8}{metrics['store_memory'][i] * 1e6:>11.1f}{mem * 1e6:>11.1f}{near * 1e6:>12.1f}{hop * 1e6:>13.1f}"
-              f"{near / mem:>13.1f}{hop / mem:>14.1f}")
-    small, large = metrics["ratio_sizes"]
-    ratios = {
-        key: metrics[f"{key}_ratio_largest_vs_smallest"] if key != "retrieve_memory" else metrics["retrieve_ratio_largest_vs_smallest"]
-        for key in ("retrieve_memory", "retrieve_nearest", "retrieve_hopfield")
-    }
-    ratios["store_memory"] = metrics["store_memory"][-1] / metrics["store_memory"][0]
-    print(f"time at N={large} / time at N={small}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    load_after = os.getloadavg()
+    print(
+        f"memory timing within capacity: query noise {config.query_noise:.0%}, 1 thread, median of "
+        f"{config.queries} single-item calls; load average {load_before[0]:.1f} -> {load_after[0]:.1f}"
+    )
+    print(
+        f"{'N':>7} {'memory':<28}{'recall':>7}{'store µs':>10}{'memory µs':>10}{'exact µs':>10}"
+        f"{'ANN µs':>9}{'ef':>6}{'ANN rec':>8}{'mem MiB':>9}{'exact MiB':>10}{'ANN MiB':>9}"
+    )
+    for row in metrics["rows"]:
+        peers = row.get("peers", {})
+        exact, ann = peers.get("exact", {}), peers.get("ann", {})
+
+        def us(entry):
+            return f"{entry['retrieve_seconds'] * 1e6:.1f}" if "retrieve_seconds" in entry else "-"
+
+        def mib(entry):
+            return f"{entry['bytes'] / 2**20:.2f}" if "bytes" in entry else "-"
+
+        print(
+            f"{row['items']:>7} {row['memory']['name']:<28}{row['recall']:>7.3f}{row['store_seconds'] * 1e6:>10.1f}"
+            f"{row['retrieve_seconds'] * 1e6:>10.1f}{us(exact):>10}{us(ann):>9}{ann.get('ef_search', '-')!s:>6}"
+            f"{ann.get('recall', float('nan')):>8.3f}{(row['weight_bytes'] + row['readout_bytes']) / 2**20:>9.2f}"
+            f"{mib(exact):>10}{mib(ann):>9}" + ("" if row["holds"] else "   below 0.9: no peers, no ratio")
+        )
+    for key in ("retrieve_ratio_largest_vs_smallest", "retrieve_ratio_100k_vs_1k"):
+        if key in metrics:
+            print(f"{key}: {metrics[key]:.2f} (N = {metrics.get('ratio_sizes')})")
     results = {
-        "threads": int(threads), "numpy": np.__version__, "machine": platform.processor() or platform.machine(),
-        "config": {"inputs": config.inputs, "active": config.active, "cms": config.cms, "cells_per_cm": config.cells_per_cm,
-                   "queries": config.queries, "beta": config.beta, "seed": args.seed},
-        "sizes": metrics["sizes"],
-        "seconds_per_item": {k: metrics[k] for k in ("store_memory", "store_hopfield", "retrieve_memory", "retrieve_nearest", "retrieve_hopfield")},
-        "ratio_largest_vs_smallest": ratios, "ratio_sizes": [small, large],
-        "retrieve_ratio_100k_vs_1k": metrics.get("retrieve_ratio_100k_vs_1k"),
-        "peer_over_memory_at_largest": {k: metrics[k][-1] / metrics["retrieve_memory"][-1] for k in ("retrieve_nearest", "retrieve_hopfield")},
+        "threads": 1,
+        "load_average": {"before": load_before, "after": load_after},
+        "numpy": np.__version__,
+        "faiss": _faiss_version(),
+        "machine": platform.processor() or platform.machine(),
+        "config": config_to_dict(config),
+        "seed": args.seed,
+        **metrics,
     }
     out = Path(__file__).resolve().parent / "results" / "memory_timing.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    with atomic_write(out, "w") as handle:
+        json.dump(results, handle, indent=2)
+        handle.write("\n")
     print(f"wrote {out}")
 
 

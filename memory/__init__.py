@@ -11,6 +11,12 @@ from sparse_core.infra.lazy import lazy_exports
 
 _EXPORTS = {
     "CSAConfig": "config",
+    "CSASettings": "config",
+    "SizeGrid": "experiments",
+    "PatternMemory": "patterns",
+    "read_mnist_csv": "data",
+    "read_png_folder": "data",
+    "read_ts": "data",
     "CapacityConfig": "experiments",
     "ClassifyConfig": "experiments",
     "SequenceConfig": "experiments",

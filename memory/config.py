@@ -5,18 +5,72 @@ The values of :class:`CSAConfig` follow the code selection algorithm (CSA) of Ri
 Computational Neuroscience 8:160, Fig. 4). G⁻ = 0.1, γ = 2 and χ = 100 are the values
 seen in ports of the reference code; the sigmoid is steeper (λ = 28) than the ports'
 λ = 4 so that a familiar input's stored cell wins its module with probability close to 1.
+
+:class:`CSASettings` holds the part of the CSA that every command of ``sparseworks
+memory`` shares (one memory, one set of settings): the familiarity → choice mapping,
+the normalisation of the U sums and the freezing rule. Only the sizes (Q, K) of the macs
+differ between commands, each saying why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CSAConfig", "HierarchyConfig", "LevelConfig", "PreprocessConfig"]
+from sparse_core.infra.errors import ConfigError
+from sparse_core.infra.settings import config, setting
+
+__all__ = ["NORMALISATIONS", "CSAConfig", "CSASettings", "HierarchyConfig", "LevelConfig", "PreprocessConfig"]
+
+NORMALISATIONS = ("max", "active")
+FILTERS = ("none", "edges", "skeleton")
 
 
-@dataclass(frozen=True)
+@config
+class CSASettings:
+    """The code selection settings every memory command shares (one memory, one set of settings).
+
+    Attributes:
+        g_minus: G-, the global familiarity below which a code is chosen at random.
+        gamma: gamma, the exponent of the expansivity's rise with G.
+        chi: chi, the expansivity's scale (eta reaches 1 + chi K at G = 1).
+        sigmoid_lambda: lambda, the steepness of the V -> mu sigmoid.
+        sigmoid_center: c, the input match V (0 to 1) at the midpoint of the V -> mu sigmoid.
+        normalise: how U sums are normalised: max (by the larger of the active inputs and
+            the cell's set weights, so that cells which absorbed many inputs are not
+            favoured) or active (by the active inputs, as in Sparsey).
+        freeze_fraction: a mac stops learning once this fraction of its U weights is set
+            (1: never before every weight is set).
+    """
+
+    g_minus: float = setting(0.1, ge=0.0, lt=1.0)
+    gamma: float = setting(2.0, gt=0.0)
+    chi: float = setting(100.0, ge=0.0)
+    sigmoid_lambda: float = setting(28.0, gt=0.0)
+    sigmoid_center: float = setting(0.9, ge=0.0, le=1.0)
+    normalise: str = setting("max", choices=NORMALISATIONS)
+    freeze_fraction: float = setting(1.0, gt=0.0, le=1.0)
+
+    def mac(self, cms: int, cells_per_cm: int, **extra) -> CSAConfig:
+        """The full CSA configuration of a mac of Q = ``cms`` modules of K = ``cells_per_cm`` cells."""
+        return CSAConfig(
+            cms=cms,
+            cells_per_cm=cells_per_cm,
+            g_minus=self.g_minus,
+            gamma=self.gamma,
+            chi=self.chi,
+            sigmoid_lambda=self.sigmoid_lambda,
+            sigmoid_center=self.sigmoid_center,
+            normalise=self.normalise,
+            freeze_fraction=self.freeze_fraction,
+            **extra,
+        )
+
+
+@config
 class CSAConfig:
     """Parameters of the code selection algorithm of one macrocolumn (mac).
+
+    The defaults of the shared fields are those of :class:`CSASettings`.
 
     Attributes:
         cms: Q, the number of competitive modules (CMs) per mac; a code has Q winners.
@@ -35,29 +89,17 @@ class CSAConfig:
             inputs (and would match anything) are not favoured.
     """
 
-    cms: int = 8
-    cells_per_cm: int = 8
-    g_minus: float = 0.1
-    gamma: float = 2.0
-    chi: float = 100.0
-    sigmoid_lambda: float = 28.0
-    sigmoid_center: float = 0.5
-    freeze_fraction: float = 0.5
-    min_active: int = 1
-    max_active: int = 0
-    normalise: str = "active"
-
-    def __post_init__(self) -> None:
-        if self.cms < 1 or self.cells_per_cm < 2:
-            raise ValueError(f"CSAConfig: expected cms >= 1 and cells_per_cm >= 2, found cms={self.cms}, cells_per_cm={self.cells_per_cm}")
-        if not 0.0 <= self.g_minus < 1.0:
-            raise ValueError(f"CSAConfig.g_minus: expected a value in [0, 1), found {self.g_minus}")
-        if not 0.0 < self.freeze_fraction <= 1.0:
-            raise ValueError(f"CSAConfig.freeze_fraction: expected a value in (0, 1], found {self.freeze_fraction}")
-        if self.normalise not in ("active", "max"):
-            raise ValueError(f"CSAConfig.normalise: expected 'active' or 'max', found {self.normalise!r}")
-        if self.min_active < 0 or self.max_active < 0:
-            raise ValueError(f"CSAConfig: expected min_active, max_active >= 0, found {self.min_active}, {self.max_active}")
+    cms: int = setting(8, ge=1)
+    cells_per_cm: int = setting(8, ge=2)
+    g_minus: float = setting(0.1, ge=0.0, lt=1.0)
+    gamma: float = setting(2.0, gt=0.0)
+    chi: float = setting(100.0, ge=0.0)
+    sigmoid_lambda: float = setting(28.0, gt=0.0)
+    sigmoid_center: float = setting(0.9, ge=0.0, le=1.0)
+    freeze_fraction: float = setting(1.0, gt=0.0, le=1.0)
+    min_active: int = setting(1, ge=0)
+    max_active: int = setting(0, ge=0)
+    normalise: str = setting("max", choices=NORMALISATIONS)
 
     @property
     def cells(self) -> int:
@@ -84,8 +126,14 @@ class LevelConfig:
     csa: CSAConfig = field(default_factory=CSAConfig)
 
     def __post_init__(self) -> None:
-        if min(self.grid) < 1 or min(self.rf) < 1:
-            raise ValueError(f"LevelConfig: expected positive grid and rf, found grid={self.grid}, rf={self.rf}")
+        if len(self.grid) != 2 or len(self.rf) != 2 or min(self.grid) < 1 or min(self.rf) < 1:
+            raise ConfigError(
+                f"LevelConfig: expected positive (rows, cols) grid and rf, found grid={self.grid}, rf={self.rf}"
+            )
+        if self.h_radius < -1:
+            raise ConfigError(
+                f"LevelConfig.h_radius: expected -1 (no H inputs) or a radius >= 0, found {self.h_radius}"
+            )
 
     @property
     def n_macs(self) -> int:
@@ -114,18 +162,20 @@ class HierarchyConfig:
 
     def __post_init__(self) -> None:
         if not self.levels:
-            raise ValueError("HierarchyConfig.levels: expected at least one level, found none")
+            raise ConfigError("HierarchyConfig.levels: expected at least one level, found none")
+        if len(self.input_shape) != 2 or min(self.input_shape) < 1:
+            raise ConfigError(f"HierarchyConfig.input_shape: expected positive (rows, cols), found {self.input_shape}")
         below = self.input_shape
         for number, level in enumerate(self.levels):
             if level.rf[0] > below[0] or level.rf[1] > below[1]:
-                raise ValueError(
+                raise ConfigError(
                     f"HierarchyConfig.levels[{number}].rf: expected an RF within the {below[0]}x{below[1]} "
                     f"grid below, found {level.rf[0]}x{level.rf[1]}"
                 )
             below = level.grid
 
 
-@dataclass(frozen=True)
+@config
 class PreprocessConfig:
     """How raw grey images become binary frames.
 
@@ -138,13 +188,11 @@ class PreprocessConfig:
     """
 
     deskew: bool = True
-    shape: tuple[int, int] = (0, 0)
-    threshold: float = 0.5
-    filter: str = "none"
-    dilate: int = 0
+    shape: tuple[int, int] = setting((0, 0), ge=0)
+    threshold: float = setting(0.5, gt=0.0, lt=1.0)
+    filter: str = setting("none", choices=FILTERS)
+    dilate: int = setting(0, ge=0)
 
     def __post_init__(self) -> None:
-        if self.filter not in ("none", "edges", "skeleton"):
-            raise ValueError(f"PreprocessConfig.filter: expected 'none', 'edges' or 'skeleton', found {self.filter!r}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"PreprocessConfig.threshold: expected a fraction in (0, 1), found {self.threshold}")
+        if len(self.shape) != 2 or (0 in self.shape and tuple(self.shape) != (0, 0)):
+            raise ConfigError(f"PreprocessConfig.shape: expected (rows, cols) > 0 or (0, 0), found {self.shape}")

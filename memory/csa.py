@@ -20,49 +20,75 @@ __all__ = [
     "familiarity",
     "global_familiarity",
     "input_sums",
+    "pack_weights",
     "sample_winners",
+    "unpack_weights",
 ]
 
 _RUN = 255  # rows summed at once in the byte lanes of a 64-bit word (no carry below 256)
 
 
-def input_sums(active: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def input_sums(active: np.ndarray, weights: np.ndarray, cells: int | None = None) -> np.ndarray:
     """Raw input sums: for every cell, how many active inputs reach it through set weights.
 
     Rinkus (2014) Table 1, step 1 (U, H and D sums alike). Only the active inputs' weight
-    rows are read, so the cost is (active inputs) × (cells), whatever is stored. When the
-    number of cells is a multiple of 8, eight boolean weights are added at once as the
-    bytes of one 64-bit word ("SIMD within a register"): a byte cannot carry into its
-    neighbour while at most 255 rows are added, so rows are summed in runs of 255.
+    rows are read, so the cost is (active inputs) × (cells), whatever is stored. The
+    weights are either boolean or packed bits (:func:`pack_weights`: eight cells per byte,
+    ``cells`` given); packed rows are unpacked after they are gathered. When the number of
+    cells is a multiple of 8, eight weights are added at once as the bytes of one 64-bit
+    word ("SIMD within a register"): a byte cannot carry into its neighbour while at most
+    255 rows are added, so rows are summed in runs of 255.
 
     Args:
         active: which inputs of each mac's receptive field are on.
-        weights: binary weights from RF inputs to the mac's cells.
+        weights: binary weights from RF inputs to the mac's cells, bool or packed uint8.
+        cells: the number of cells, for packed weights.
 
     Returns:
         The sums, int32.
 
     Shapes:
-        active: (macs, rf); weights: (macs, rf, cells) → (macs, cells).
+        active: (macs, rf); weights: (macs, rf, cells) bool or (macs, rf, ceil(cells / 8))
+        uint8 → (macs, cells).
     """
-    macs, _, cells = weights.shape
+    packed = weights.dtype == np.uint8
+    if packed and cells is None:
+        raise ValueError("input_sums: packed weights need the number of cells")
+    macs = weights.shape[0]
+    cells = cells if packed else weights.shape[2]
     mac_index, input_index = np.nonzero(active)
     sums = np.zeros((macs, cells), dtype=np.int32)
     if mac_index.size == 0:
         return sums
     rows = weights[mac_index, input_index]
+    if packed:
+        rows = np.unpackbits(rows, axis=-1, count=cells, bitorder="little")
     position = np.arange(mac_index.size)
     first = np.r_[True, mac_index[1:] != mac_index[:-1]]
     run_start = np.maximum.accumulate(np.where(first, position, 0))
     starts = np.flatnonzero(first | ((position - run_start) % _RUN == 0))
-    packed = cells % 8 == 0 and rows.dtype == np.bool_
-    words = rows.view(np.uint64) if packed else rows
+    lanes = cells % 8 == 0
+    words = rows.view(np.uint64) if lanes else rows
     for start, stop in zip(starts, np.r_[starts[1:], mac_index.size], strict=True):
-        if packed:
+        if lanes:
             sums[mac_index[start]] += words[start:stop].sum(axis=0, dtype=np.uint64).view(np.uint8)
         else:
             sums[mac_index[start]] += np.count_nonzero(words[start:stop], axis=0).astype(np.int32)
     return sums
+
+
+def pack_weights(weights: np.ndarray) -> np.ndarray:
+    """Boolean weights as packed bits, eight cells a byte (cell c: byte c // 8, bit c % 8).
+
+    Shapes:
+        weights: (..., cells) bool → (..., ceil(cells / 8)) uint8.
+    """
+    return np.packbits(np.asarray(weights, dtype=bool), axis=-1, bitorder="little")
+
+
+def unpack_weights(packed: np.ndarray, cells: int) -> np.ndarray:
+    """The inverse of :func:`pack_weights`. (..., ceil(cells / 8)) uint8 → (..., cells) bool."""
+    return np.unpackbits(packed, axis=-1, count=cells, bitorder="little").astype(bool)
 
 
 def familiarity(terms: list[np.ndarray]) -> np.ndarray:

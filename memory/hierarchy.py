@@ -153,4 +153,4 @@ class Hierarchy:
         """Restore :meth:`state_dict`."""
         for number, level in enumerate(self.levels):
             prefix = f"level{number}."
-            level.load_state_dict({key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)})
+            level.load_state_dict({key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)})

@@ -1,7 +1,8 @@
 """A level: macs that share one configuration, their binary weights and the CSA step.
 
 Every mac of a level has receptive fields of the same size, so the level's weights are
-dense boolean arrays (macs, rf, Q·K) and one CSA step is vectorised across its macs.
+arrays (macs, rf, Q·K) of binary weights, stored as packed bits (eight cells a byte,
+:func:`memory.csa.pack_weights`), and one CSA step is vectorised across its macs.
 After Rinkus (2014, Frontiers in Computational Neuroscience 8:160, Table 1): U inputs
 come from the level below at this frame, H inputs from this level's own macs at the
 previous frame, D inputs from the level above at the previous frame.
@@ -16,9 +17,11 @@ import numpy as np
 from memory import csa
 from memory.config import LevelConfig
 
-__all__ = ["Level", "LevelStep", "codes_to_cells"]
+__all__ = ["WEIGHTS_FORMAT", "Level", "LevelStep", "codes_to_cells"]
 
 _KINDS = ("u", "h", "d")
+#: version of the saved weights: 2 = packed little-endian bits (cell c: byte c // 8, bit c % 8)
+WEIGHTS_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Level:
         cells = self.csa.cells
         self.index = {"u": np.asarray(u_index, dtype=np.intp), "h": h_index, "d": d_index}
         self.weights = {
-            kind: np.zeros((index.shape[0], index.shape[1], cells), dtype=bool)
+            kind: np.zeros((index.shape[0], index.shape[1], -(-cells // 8)), dtype=np.uint8)
             for kind, index in self.index.items()
             if index is not None
         }
@@ -83,25 +86,84 @@ class Level:
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def synapses(self) -> int:
+        """The number of U synapses (binary weights) of the level: macs × rf × Q·K."""
+        macs, rf, _ = self.weights["u"].shape
+        return macs * rf * self.csa.cells
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes held by the level's packed weights (all kinds)."""
+        return int(sum(w.nbytes for w in self.weights.values()))
+
+    def fill(self) -> np.ndarray:
+        """Fraction of each mac's U weights that are set. (macs,)"""
+        return self.set_count / (self.weights["u"].shape[1] * self.csa.cells)
+
+    def dense_weights(self, kind: str = "u") -> np.ndarray:
+        """One kind's weights as booleans (for inspection and tests). (macs, rf, Q·K) bool"""
+        return csa.unpack_weights(self.weights[kind], self.csa.cells)
+
+    # ------------------------------------------------------------------ state
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Weights (as packed bits) and freezing state, for :func:`memory.persist.save`."""
-        state = {f"w_{kind}": np.packbits(w, axis=-1) for kind, w in self.weights.items()}
+        """Weights (packed bits, :data:`WEIGHTS_FORMAT`) and freezing state, for :func:`memory.persist.save_arrays`."""
+        state = {f"w_{kind}": w.copy() for kind, w in self.weights.items()}
+        state["weights_format"] = np.array(WEIGHTS_FORMAT)
         state["set_count"] = self.set_count.copy()
         state["fanin"] = self.fanin.copy()
         state["frozen"] = self.frozen.copy()
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`state_dict`; shapes must match this level's configuration."""
+        """Restore :meth:`state_dict`; shapes, types and counts must fit this level's configuration.
+
+        Files without ``weights_format`` hold the weights packed the older way (numpy's
+        default big-endian bit order) and are repacked.
+
+        Raises:
+            KeyError: a missing array.
+            ValueError: an array of the wrong shape or type, or counts that contradict
+                the weights.
+        """
+        cells = self.csa.cells
+        legacy = "weights_format" not in state
+        if not legacy and int(np.asarray(state["weights_format"])) != WEIGHTS_FORMAT:
+            raise ValueError(f"weights_format: expected {WEIGHTS_FORMAT}, found {state['weights_format']}")
+        weights = {}
         for kind, w in self.weights.items():
-            packed = state[f"w_{kind}"]
-            unpacked = np.unpackbits(packed, axis=-1, count=w.shape[-1]).astype(bool)
-            if unpacked.shape != w.shape:
-                raise ValueError(f"weights w_{kind}: expected shape {w.shape}, found {unpacked.shape}")
-            self.weights[kind] = unpacked
-        self.set_count = np.asarray(state["set_count"], dtype=np.int64).copy()
-        self.fanin = np.asarray(state["fanin"], dtype=np.int64).copy()
-        self.frozen = np.asarray(state["frozen"], dtype=bool).copy()
+            packed = np.asarray(state[f"w_{kind}"])
+            if packed.dtype != np.uint8 or packed.shape != w.shape:
+                raise ValueError(
+                    f"weights w_{kind}: expected uint8 of shape {w.shape}, found {packed.dtype} {packed.shape}"
+                )
+            if legacy:
+                packed = csa.pack_weights(np.unpackbits(packed, axis=-1, count=cells).astype(bool))
+            elif cells % 8 and (packed[..., -1] >> (cells % 8)).any():
+                raise ValueError(f"weights w_{kind}: bits set beyond the {cells} cells")
+            weights[kind] = np.ascontiguousarray(packed)
+        counts = {}
+        for key, shape in (
+            ("set_count", self.set_count.shape),
+            ("fanin", self.fanin.shape),
+            ("frozen", self.frozen.shape),
+        ):
+            value = np.asarray(state[key])
+            if value.shape != shape:
+                raise ValueError(f"{key}: expected shape {shape}, found {value.shape}")
+            if key != "frozen" and (value.dtype.kind not in "iu" or (value < 0).any()):
+                raise ValueError(f"{key}: expected non-negative integers, found {value.dtype} values")
+            counts[key] = value
+        set_bits = np.bitwise_count(weights["u"]).reshape(len(self.set_count), -1).sum(axis=1, dtype=np.int64)
+        if not np.array_equal(set_bits, counts["set_count"]):
+            raise ValueError(
+                f"set_count: expected the set U weights per mac {set_bits.tolist()}, found {counts['set_count'].tolist()}"
+            )
+        self.weights = weights
+        self.set_count = counts["set_count"].astype(np.int64)
+        self.fanin = counts["fanin"].astype(np.int64)
+        self.frozen = counts["frozen"].astype(bool)
 
     # ------------------------------------------------------------------ CSA
 
@@ -119,7 +181,7 @@ class Level:
         terms, present = {}, {}
         for kind, on in active.items():
             count = on.sum(axis=1)
-            sums = csa.input_sums(on, self.weights[kind])
+            sums = csa.input_sums(on, self.weights[kind], self.csa.cells)
             denominator = np.maximum(count, 1)[:, None]
             if kind == "u" and self.csa.normalise == "max":
                 denominator = np.maximum(denominator, self.fanin)
@@ -207,19 +269,26 @@ class Level:
         return v, g
 
     def _learn(self, active_inputs: dict[str, np.ndarray], codes: np.ndarray, learned: np.ndarray) -> None:
-        """Set the weights from active inputs to the winners of the learning macs."""
+        """Set the weights from active inputs to the winners of the learning macs (packed bits)."""
         k = self.csa.cells_per_cm
         cell_of_winner = codes.astype(np.intp) + np.arange(self.csa.cms) * k
         for kind, on in active_inputs.items():
             mac_index, input_index = np.nonzero(on & learned[:, None])
             if mac_index.size == 0:
                 continue
-            rows = (mac_index[:, None], input_index[:, None], cell_of_winner[mac_index])
+            cells = cell_of_winner[mac_index]
+            rows = (mac_index[:, None], input_index[:, None], cells >> 3)
+            bits = (1 << (cells & 7)).astype(np.uint8)
             weights = self.weights[kind]
             if kind == "u":
-                fresh = ~weights[rows]
-                self.set_count += np.bincount(mac_index, weights=fresh.sum(axis=1), minlength=len(learned)).astype(np.int64)
-                np.add.at(self.fanin, (mac_index[:, None], rows[2]), fresh)
-            weights[rows] = True
-        size = self.weights["u"].shape[1] * self.weights["u"].shape[2]
+                fresh = (weights[rows] & bits) == 0
+                self.set_count += np.bincount(mac_index, weights=fresh.sum(axis=1), minlength=len(learned)).astype(
+                    np.int64
+                )
+                np.add.at(self.fanin, (mac_index[:, None], cells), fresh)
+            if k % 8 == 0:  # every module owns whole bytes: the Q winners of a row touch distinct bytes
+                weights[rows] |= bits
+            else:
+                np.bitwise_or.at(weights, rows, bits)
+        size = self.weights["u"].shape[1] * self.csa.cells
         self.frozen |= self.set_count >= self.csa.freeze_fraction * size

@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 
 from memory.config import HierarchyConfig
 from memory.hierarchy import Hierarchy, check_binary_frames
-from memory.persist import load_arrays, save_arrays
+from memory.persist import load_arrays, model_paths, save_arrays
 from memory.readout import HebbianReadout, NearestCode, cell_indices
+from sparse_core.infra.errors import ConfigError, InputError
 
 __all__ = ["ClassifierConfig", "MemoryClassifier"]
 
@@ -34,6 +35,15 @@ class ClassifierConfig:
     hierarchy: HierarchyConfig = field(default_factory=HierarchyConfig)
     n_classes: int = 10
     readout_levels: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.n_classes < 1:
+            raise ConfigError(f"ClassifierConfig.n_classes: expected at least 1 class, found {self.n_classes}")
+        levels = len(self.hierarchy.levels)
+        if any(not 0 <= level < levels for level in self.readout_levels):
+            raise ConfigError(
+                f"ClassifierConfig.readout_levels: expected levels in 0..{levels - 1}, found {self.readout_levels}"
+            )
 
 
 class MemoryClassifier:
@@ -77,7 +87,9 @@ class MemoryClassifier:
         if labels.shape != (frames.shape[0],):
             raise ValueError(f"labels: expected shape ({frames.shape[0]},) (one per frame), found {labels.shape}")
         if labels.min() < 0 or labels.max() >= self.config.n_classes:
-            raise ValueError(f"labels: expected integers in [0, {self.config.n_classes}), found {labels.min()}..{labels.max()}")
+            raise ValueError(
+                f"labels: expected integers in [0, {self.config.n_classes}), found {labels.min()}..{labels.max()}"
+            )
         cells = self._cells(frames, learn=True, progress=progress)
         self.readout_.fit(cells, labels)
         self.train_cells_ = cells if self.train_cells_ is None else np.concatenate([self.train_cells_, cells])
@@ -113,17 +125,73 @@ class MemoryClassifier:
     def load(cls, path: Path | str, expected: ClassifierConfig | None = None) -> MemoryClassifier:
         """Rebuild a saved classifier; ``expected`` refuses a differing configuration.
 
+        The arrays' shapes are checked against the configuration before the model is
+        built, so that a damaged description cannot make it allocate what the file
+        does not hold.
+
         Raises:
-            FileNotFoundError, ValueError: see :func:`memory.persist.load_arrays`; also an
-                array whose shape does not fit the configuration.
+            FileNotFoundError: a missing ``.npz`` or ``.json`` file.
+            InputError: see :func:`memory.persist.load_arrays`; also an array that is
+                missing or does not fit the configuration (the file and array are named).
         """
         config, arrays = load_arrays(path, "memory.MemoryClassifier", ClassifierConfig, expected)
-        model = cls(config, seed=int(arrays["seed"]))
+        npz_path = model_paths(path)[0]
         try:
+            _check_sizes(config, arrays)
+            seed = np.asarray(arrays["seed"])
+            if seed.shape != () or seed.dtype.kind not in "iu" or not 0 <= int(seed) < 2**63:
+                raise ValueError(f"seed: expected a non-negative integer scalar, found {seed.dtype} {seed.shape}")
+            model = cls(config, seed=int(seed))
             model.hierarchy_.load_state_dict({k: v for k, v in arrays.items() if k.startswith("level")})
-            model.readout_.load_state_dict({k[len("readout."):]: v for k, v in arrays.items() if k.startswith("readout.")})
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path}: saved arrays do not fit the saved configuration: {error}") from None
-        if "train_cells" in arrays:
-            model.train_cells_, model.train_labels_ = arrays["train_cells"], arrays["train_labels"]
+            model.readout_.load_state_dict(
+                {k[len("readout.") :]: v for k, v in arrays.items() if k.startswith("readout.")}
+            )
+            if "train_cells" in arrays:
+                model.train_cells_, model.train_labels_ = _checked_training_codes(model, arrays)
+        except KeyError as error:
+            raise InputError(f"{npz_path}: missing array {error}; the file does not hold a saved model") from None
+        except ValueError as error:
+            raise InputError(f"{npz_path}: saved arrays do not fit the saved configuration: {error}") from None
         return model
+
+
+def _check_sizes(config: ClassifierConfig, arrays: dict[str, np.ndarray]) -> None:
+    """Compare the U weights and read-out counts in ``arrays`` with the sizes ``config`` implies.
+
+    Raises:
+        KeyError, ValueError: a missing array or one of another shape.
+    """
+    below_cells, total_cells = 1, 0
+    levels = config.hierarchy.levels
+    for number, level in enumerate(levels):
+        cells = level.csa.cells
+        shape = (level.n_macs, level.rf[0] * level.rf[1] * below_cells, -(-cells // 8))
+        found = np.shape(arrays[f"level{number}.w_u"])
+        if found != shape:
+            raise ValueError(f"level{number}.w_u: expected shape {shape}, found {found}")
+        below_cells = cells
+    readout_levels = config.readout_levels or (len(levels) - 1,)
+    total_cells = sum(levels[i].n_macs * levels[i].csa.cells for i in readout_levels)
+    found = np.shape(arrays["readout.counts"])
+    if found != (total_cells + 1, config.n_classes):
+        raise ValueError(f"readout.counts: expected shape {(total_cells + 1, config.n_classes)}, found {found}")
+
+
+def _checked_training_codes(model: MemoryClassifier, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    cells, labels = np.asarray(arrays["train_cells"]), np.asarray(arrays["train_labels"])
+    width = sum(
+        model.config.hierarchy.levels[i].n_macs * model.config.hierarchy.levels[i].csa.cms for i in model.levels
+    )
+    if cells.ndim != 2 or cells.shape[1] != width or cells.dtype.kind not in "iu":
+        raise ValueError(f"train_cells: expected integers of shape (n, {width}), found {cells.dtype} {cells.shape}")
+    if cells.size and (cells.min() < -1 or cells.max() >= model.readout_.n_cells):
+        raise ValueError(
+            f"train_cells: expected cell indices in [-1, {model.readout_.n_cells}), found {cells.min()}..{cells.max()}"
+        )
+    if labels.shape != (cells.shape[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(f"train_labels: expected {cells.shape[0]} integer labels, found {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= model.config.n_classes):
+        raise ValueError(
+            f"train_labels: expected labels in [0, {model.config.n_classes}), found {labels.min()}..{labels.max()}"
+        )
+    return cells.astype(np.int64), labels.astype(np.int64)

@@ -62,7 +62,9 @@ def binarise(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 def edges(binary: np.ndarray) -> np.ndarray:
     """Boundary pixels: on pixels with at least one off 4-neighbour."""
     binary = np.asarray(binary, dtype=bool)
-    eroded = ndimage.binary_erosion(binary, structure=np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], bool), border_value=0)
+    eroded = ndimage.binary_erosion(
+        binary, structure=np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], bool), border_value=0
+    )
     return binary & ~eroded
 
 
@@ -73,8 +75,14 @@ def skeleton(binary: np.ndarray, max_iterations: int = 50) -> np.ndarray:
         changed = False
         for first in (True, False):
             p = image.astype(np.uint8)
-            n_ = p[:, :-2, 1:-1]; ne = p[:, :-2, 2:]; e = p[:, 1:-1, 2:]; se = p[:, 2:, 2:]
-            s = p[:, 2:, 1:-1]; sw = p[:, 2:, :-2]; w = p[:, 1:-1, :-2]; nw = p[:, :-2, :-2]
+            n_ = p[:, :-2, 1:-1]
+            ne = p[:, :-2, 2:]
+            e = p[:, 1:-1, 2:]
+            se = p[:, 2:, 2:]
+            s = p[:, 2:, 1:-1]
+            sw = p[:, 2:, :-2]
+            w = p[:, 1:-1, :-2]
+            nw = p[:, :-2, :-2]
             ring = [n_, ne, e, se, s, sw, w, nw, n_]
             neighbours = sum(ring[:8])
             transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).astype(np.uint8) for i in range(8))
@@ -108,7 +116,9 @@ def preprocess(images: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     return binary
 
 
-def tile_channels(images: np.ndarray, channels: tuple[PreprocessConfig, ...], tile: tuple[int, int] | None = None) -> np.ndarray:
+def tile_channels(
+    images: np.ndarray, channels: tuple[PreprocessConfig, ...], tile: tuple[int, int] | None = None
+) -> np.ndarray:
     """Preprocess the images once per channel and lay the channels side by side.
 
     Each channel's binary frame is centred in a tile of ``tile`` pixels (default: the
@@ -136,7 +146,9 @@ def tile_channels(images: np.ndarray, channels: tuple[PreprocessConfig, ...], ti
     for number, frame in enumerate(frames):
         rows, cols = frame.shape[1:]
         if rows > tile[0] or cols > tile[1]:
-            raise ValueError(f"channels[{number}]: expected frames within the {tile[0]}x{tile[1]} tile, found {rows}x{cols}")
+            raise ValueError(
+                f"channels[{number}]: expected frames within the {tile[0]}x{tile[1]} tile, found {rows}x{cols}"
+            )
         top, left = (tile[0] - rows) // 2, number * tile[1] + (tile[1] - cols) // 2
         out[:, top : top + rows, left : left + cols] = frame
     return out

@@ -61,7 +61,9 @@ class HebbianReadout:
     def _rows(self, cells: np.ndarray) -> np.ndarray:
         cells = np.asarray(cells)
         if cells.size and (cells.max() >= self.n_cells or cells.min() < -1):
-            raise ValueError(f"cell indices: expected values in [-1, {self.n_cells}), found {cells.min()}..{cells.max()}")
+            raise ValueError(
+                f"cell indices: expected values in [-1, {self.n_cells}), found {cells.min()}..{cells.max()}"
+            )
         return np.where(cells < 0, self.n_cells, cells)
 
     def fit(self, cells: np.ndarray, labels: np.ndarray) -> HebbianReadout:
@@ -91,10 +93,27 @@ class HebbianReadout:
         return {"counts": self.counts_.copy(), "class_totals": self.class_totals_.copy()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        if state["counts"].shape != self.counts_.shape:
-            raise ValueError(f"read-out counts: expected shape {self.counts_.shape}, found {state['counts'].shape}")
-        self.counts_ = state["counts"].astype(np.int32)
-        self.class_totals_ = state["class_totals"].astype(np.int64)
+        """Restore :meth:`state_dict`.
+
+        Raises:
+            KeyError: a missing array.
+            ValueError: counts of the wrong shape or type, or negative.
+        """
+        counts, totals = np.asarray(state["counts"]), np.asarray(state["class_totals"])
+        for name, value, shape in (
+            ("counts", counts, self.counts_.shape),
+            ("class_totals", totals, self.class_totals_.shape),
+        ):
+            if value.shape != shape or value.dtype.kind not in "iu":
+                raise ValueError(
+                    f"read-out {name}: expected integers of shape {shape}, found {value.dtype} {value.shape}"
+                )
+            if value.size and value.min() < 0:
+                raise ValueError(f"read-out {name}: expected counts >= 0, found {value.min()}")
+        if counts.max(initial=0) > np.iinfo(np.int32).max:
+            raise ValueError("read-out counts: larger than int32 holds")
+        self.counts_ = counts.astype(np.int32)
+        self.class_totals_ = totals.astype(np.int64)
 
 
 class NearestCode:

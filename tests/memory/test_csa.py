@@ -12,7 +12,6 @@ def test_input_sums_count_active_inputs_through_set_weights():
     np.testing.assert_array_equal(csa.input_sums(active, weights), [[0, 2, 0, 1], [0, 0, 0, 0]])
 
 
-
 def test_input_sums_packed_path_equals_the_plain_count_beyond_255_active_inputs():
     rng = np.random.default_rng(0)
     for cells in (16, 12):  # a multiple of 8 (64-bit words) and one that is not
@@ -20,6 +19,7 @@ def test_input_sums_packed_path_equals_the_plain_count_beyond_255_active_inputs(
         active = rng.random((3, 600)) < np.array([[0.0], [0.95], [0.3]])  # mac 1: > 510 inputs on
         expected = np.einsum("mr,mrc->mc", active.astype(np.int64), weights.astype(np.int64))
         np.testing.assert_array_equal(csa.input_sums(active, weights), expected)
+
 
 def test_expansivity_is_one_below_g_minus_and_maximal_at_one():
     config = CSAConfig(cells_per_cm=8, g_minus=0.1, gamma=2.0, chi=100.0)
@@ -43,3 +43,14 @@ def test_sampling_follows_mu_and_best_picks_argmax():
     v = np.array([[[0.1, 0.9, 0.3], [0.5, 0.2, 0.6]]])
     np.testing.assert_array_equal(csa.best_winners(v), [[1, 2]])
     assert csa.global_familiarity(v)[0] == np.float64(0.75)
+
+
+def test_packed_weights_give_the_sums_of_boolean_weights():
+    rng = np.random.default_rng(1)
+    for cells in (5, 12, 16, 64):
+        weights = rng.random((2, 40, cells)) < 0.4
+        active = rng.random((2, 40)) < 0.5
+        packed = csa.pack_weights(weights)
+        assert packed.shape == (2, 40, -(-cells // 8)) and packed.dtype == np.uint8
+        np.testing.assert_array_equal(csa.unpack_weights(packed, cells), weights)
+        np.testing.assert_array_equal(csa.input_sums(active, packed, cells), csa.input_sums(active, weights))

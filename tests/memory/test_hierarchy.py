@@ -78,3 +78,35 @@ def test_bad_frames_are_refused_with_what_was_expected():
         model.encode(np.full((1, 10, 10), 0.5), learn=True)
     with pytest.raises(ValueError, match="expected at least one frame"):
         model.encode(np.zeros((0, 10, 10), bool), learn=True)
+
+
+@pytest.mark.parametrize("k", [4, 16])  # modules sharing bytes (bitwise_or.at) and owning whole bytes
+def test_packed_learning_sets_exactly_the_bits_of_a_boolean_reference(k):
+    from memory.level import Level
+
+    rng = np.random.default_rng(0)
+    level = Level(LevelConfig(grid=(1, 1), rf=(1, 30), csa=CSAConfig(cms=3, cells_per_cm=k)), np.arange(30)[None, :])
+    reference = np.zeros((1, 30, 3 * k), bool)
+    for _ in range(25):
+        pattern = rng.random(30) < 0.3
+        codes = level.step(pattern, learn=True, rng=rng).codes[0]
+        if pattern.any():
+            reference[0, np.flatnonzero(pattern)[:, None], codes + np.arange(3) * k] = True
+    np.testing.assert_array_equal(level.dense_weights(), reference)
+    assert level.set_count[0] == reference.sum() and level.fill()[0] == reference.mean()
+    np.testing.assert_array_equal(level.fanin[0], reference[0].sum(axis=0))
+
+
+def test_weights_saved_in_the_older_bit_order_are_repacked():
+    model = _model()
+    model.encode(_patterns(5), learn=True)
+    state = model.state_dict()
+    dense = model.levels[0].dense_weights()
+    legacy = {k: v for k, v in state.items() if not k.endswith("weights_format")}
+    legacy["level0.w_u"] = np.packbits(dense, axis=-1)  # numpy's default big-endian bit order
+    fresh = _model()
+    fresh.load_state_dict(legacy)
+    np.testing.assert_array_equal(fresh.levels[0].dense_weights(), dense)
+    state["level0.set_count"] = state["level0.set_count"] + 1
+    with pytest.raises(ValueError, match="set_count: expected the set U weights"):
+        _model().load_state_dict(state)

@@ -10,7 +10,9 @@ from memory.readout import HebbianReadout, NearestCode
 
 def _config(k=64):
     csa = CSAConfig(cms=6, cells_per_cm=k, normalise="max", sigmoid_center=0.9, freeze_fraction=1.0)
-    return ClassifierConfig(HierarchyConfig(input_shape=(8, 8), levels=(LevelConfig(grid=(1, 1), rf=(8, 8), csa=csa),)), n_classes=2)
+    return ClassifierConfig(
+        HierarchyConfig(input_shape=(8, 8), levels=(LevelConfig(grid=(1, 1), rf=(8, 8), csa=csa),)), n_classes=2
+    )
 
 
 def _data():
@@ -32,7 +34,9 @@ def test_save_load_round_trip(tmp_path):
     frames, labels = _data()
     model = MemoryClassifier(_config(), seed=0).fit(frames[:20], labels[:20])
     model.save(tmp_path / "m")
-    assert (tmp_path / "m.npz").exists() and json.loads((tmp_path / "m.json").read_text())["kind"] == "memory.MemoryClassifier"
+    assert (tmp_path / "m.npz").exists() and json.loads((tmp_path / "m.json").read_text())[
+        "kind"
+    ] == "memory.MemoryClassifier"
     loaded = MemoryClassifier.load(tmp_path / "m", expected=_config())
     np.testing.assert_array_equal(loaded.codes(frames), model.codes(frames))
     np.testing.assert_array_equal(loaded.readout_.counts_, model.readout_.counts_)
@@ -53,7 +57,9 @@ def test_bad_labels_are_refused():
 
 
 def test_readouts_hand_checked():
-    readout = HebbianReadout(n_cells=4, n_classes=2, normalise=False).fit(np.array([[0, 1], [2, 3], [0, 3]]), np.array([0, 1, 1]))
+    readout = HebbianReadout(n_cells=4, n_classes=2, normalise=False).fit(
+        np.array([[0, 1], [2, 3], [0, 3]]), np.array([0, 1, 1])
+    )
     np.testing.assert_array_equal(readout.counts_[:4], [[1, 1], [1, 0], [0, 1], [0, 2]])
     np.testing.assert_array_equal(readout.predict(np.array([[0, 1], [2, -1]])), [0, 1])
     nearest = NearestCode().fit(np.array([[0, 1, 2], [0, 5, 6]]), np.array([7, 8]))
