@@ -25,11 +25,13 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+# two pytest workers: the suite is mostly single-threaded subprocesses (2 cores)
 test: lint
-	$(PYTEST)
+	$(PYTEST) -n 2
+
 
 test-all: setup
-	$(PYTEST) -m "slow or not slow"
+	$(PYTEST) -n 2 -m "slow or not slow"
 
 demo: setup
 	$(VENV)/bin/sparseworks demo

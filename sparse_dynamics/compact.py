@@ -20,10 +20,15 @@ only. This module must not import torch.
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from sparse_core.infra.errors import InputError
+from sparse_core.infra.files import atomic_write
+from sparse_dynamics.readers import read_json, read_npz
 
 __all__ = ["FORMAT", "CompactNetwork", "ReluLayer"]
 
@@ -115,9 +120,8 @@ class CompactNetwork:
     # ------------------------------------------------------------------ files
 
     def save(self, path: Path | str) -> Path:
-        """Writes ``path.npz`` (arrays) and ``path.json`` (structure); returns the .npz path."""
+        """Writes ``path.npz`` (arrays) and ``path.json`` (structure), each atomically; returns the .npz path."""
         path = Path(path).with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         described = []
         for block in [*self.layers, self.output]:
@@ -134,36 +138,172 @@ class CompactNetwork:
             "layers": described[:-1], "output": described[-1], "metadata": self.metadata,
             "semantics": "a_0 = input; a_k = relu(bias_k + sum_j W_kj a_j); output = bias + sum_j V_j a_j",
         }
-        np.savez(path, **arrays)
-        path.with_suffix(".json").write_text(json.dumps(description, indent=2))
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        with atomic_write(path.with_suffix(".json"), "w") as handle:
+            handle.write(json.dumps(description, indent=2))
         return path
 
     @classmethod
     def load(cls, path: Path | str) -> CompactNetwork:
-        """Reads a network written by `save` (numpy and json only).
+        """Reads a network written by `save` (numpy and json only; either file may be gzipped).
+
+        Every field of the description is checked (format tag, names, sizes, sources that
+        exist and come earlier), and so is every array: its shape against the graph
+        (``(units, size of its source)`` for a weight, ``(units,)`` for a bias) and its
+        values (finite). A residual dynamics network's sizes are checked against its
+        ``state_dim`` and ``action_dim``.
 
         Raises:
-            ValueError: Naming the file and field on a wrong format or inconsistent shapes.
+            FileNotFoundError: If either file is missing.
+            InputError: Naming the file and the field or array on any malformed content
+                (`sparse_core.infra.errors.InputError`, a ValueError).
         """
         path = Path(path).with_suffix(".npz")
         description_path = path.with_suffix(".json")
-        description = json.loads(description_path.read_text())
+        for needed in (path, description_path):
+            if not needed.exists():
+                raise FileNotFoundError(f"compact network file {needed} not found "
+                                        f"(write one with `sparseworks dynamics sparsify`)")
+        description = read_json(description_path, f"the JSON description of a compact network ({FORMAT})")
+        structure = _Structure(description_path, description)
+        arrays = read_npz(path, f"the arrays of a compact network ({FORMAT})")
+        blocks = [structure.block(entry, arrays, path) for entry in structure.entries]
+        network = cls(structure.input_dim, blocks[:-1], blocks[-1], structure.metadata)
+        structure.check_totals(network)
+        return network
+
+
+class _Structure:
+    """The checked description (.json) of a compact network; `block` reads one block's arrays."""
+
+    def __init__(self, path: Path, description: dict) -> None:
+        self.path = path
         if description.get("format") != FORMAT:
-            raise ValueError(f"{description_path}: field 'format': expected {FORMAT!r}, found {description.get('format')!r}")
-        dims = {INPUT: int(description["input_dim"])}
-        with np.load(path, allow_pickle=False) as arrays:
-            blocks = []
-            for entry in [*description["layers"], description["output"]]:
-                weights = {}
-                for source in entry["inputs"]:
-                    weight = arrays[source["weight"]].astype(np.float64)
-                    expected = (int(entry["units"]), dims.get(source["from"], -1))
-                    if weight.shape != expected:
-                        raise ValueError(f"{path}: array {source['weight']!r}: expected shape {expected}, found {weight.shape}")
-                    weights[source["from"]] = weight
-                blocks.append(ReluLayer(entry["name"], weights, arrays[entry["bias"]].astype(np.float64)))
-                dims[entry["name"]] = int(entry["units"])
-        return cls(dims[INPUT], blocks[:-1], blocks[-1], description.get("metadata", {}))
+            self.fail("format", f"expected {FORMAT!r} (a compact network written by `sparseworks dynamics sparsify`), "
+                                f"found {description.get('format')!r}")
+        self.description = description
+        self.input_dim = self.count("input_dim", description.get("input_dim"))
+        layers, output = description.get("layers"), description.get("output")
+        if not isinstance(layers, list):
+            self.fail("layers", f"expected a list of ReLU layers, found {_kind(layers)}")
+        if not isinstance(output, dict):
+            self.fail("output", f"expected the output block (a JSON object), found {_kind(output)}")
+        self.entries = [*layers, output]
+        metadata = description.get("metadata", {})
+        if not isinstance(metadata, dict):
+            self.fail("metadata", f"expected a JSON object, found {_kind(metadata)}")
+        self.metadata = metadata
+        self.sizes = {INPUT: self.input_dim}
+
+    def fail(self, key: str, message: str) -> typing.NoReturn:
+        raise InputError(f"{self.path}: field {key!r}: {message}")
+
+    def count(self, key: str, value: object, minimum: int = 1) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            self.fail(key, f"expected an integer >= {minimum}, found {value!r}")
+        return value
+
+    def block(self, entry: object, arrays: dict[str, np.ndarray], npz: Path) -> ReluLayer:
+        """One block: its sources must exist already (the input or earlier layers)."""
+        index = len(self.sizes) - 1
+        is_output = index == len(self.entries) - 1
+        where = "output" if is_output else f"layers[{index}]"
+        if not isinstance(entry, dict):
+            self.fail(where, f"expected a JSON object, found {_kind(entry)}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name or name in self.sizes:
+            self.fail(f"{where}.name", f"expected a new block name (not {', '.join(self.sizes)}), found {name!r}")
+        units = self.count(f"{where}.units", entry.get("units"))
+        inputs = entry.get("inputs")
+        if not isinstance(inputs, list):
+            self.fail(f"{where}.inputs", f"expected a list of sources, found {_kind(inputs)}")
+        weights: dict[str, np.ndarray] = {}
+        for number, source in enumerate(inputs):
+            place = f"{where}.inputs[{number}]"
+            if not isinstance(source, dict):
+                self.fail(place, f"expected a JSON object with 'from' and 'weight', found {_kind(source)}")
+            origin = source.get("from")
+            if not isinstance(origin, str) or origin not in self.sizes:
+                self.fail(f"{place}.from", f"expected the input or an earlier layer ({', '.join(self.sizes)}), "
+                                           f"found {origin!r}")
+            if origin in weights:
+                self.fail(f"{place}.from", f"source {origin!r} is listed twice")
+            expected = (units, self.sizes[origin])
+            if "shape" in source and source["shape"] != list(expected):
+                self.fail(f"{place}.shape", f"expected {list(expected)} ({units} units from {origin!r}), "
+                                            f"found {source['shape']!r}")
+            weights[origin] = _array(arrays, source.get("weight"), expected, npz, self.path, f"{place}.weight")
+        bias = _array(arrays, entry.get("bias"), (units,), npz, self.path, f"{where}.bias")
+        self.sizes[name] = units
+        return ReluLayer(name, weights, bias)
+
+    def check_totals(self, network: CompactNetwork) -> None:
+        """The description's summary fields and a residual network's sizes agree with the blocks."""
+        for key, actual in (("output_dim", network.output_dim), ("relu_count", network.relu_count)):
+            if key in self.description and self.description[key] != actual:
+                self.fail(key, f"says {self.description[key]!r}, but the blocks give {actual}")
+        if "layout" in self.metadata:
+            self.check_graph_part(network)
+        if self.metadata.get("residual"):
+            state_dim, action_dim = self.metadata.get("state_dim"), self.metadata.get("action_dim")
+            if state_dim is None and action_dim is None:
+                return
+            state_dim = self.count("metadata.state_dim", state_dim)
+            action_dim = self.count("metadata.action_dim", action_dim, minimum=0)
+            if (network.input_dim, network.output_dim) != (state_dim + action_dim, state_dim):
+                self.fail("metadata", f"a residual dynamics network of {state_dim} states and {action_dim} actions "
+                                      f"maps {state_dim + action_dim} inputs to {state_dim} outputs, found "
+                                      f"{network.input_dim} inputs and {network.output_dim} outputs")
+
+    def check_graph_part(self, network: CompactNetwork) -> None:
+        """An exported graph model's layout, and the sizes of its edge or node network (`graph_step`)."""
+        layout = self.metadata["layout"]
+        if not isinstance(layout, dict):
+            self.fail("metadata.layout", f"expected a JSON object, found {_kind(layout)}")
+        count = self.count("metadata.layout.node_count", layout.get("node_count"), minimum=2)
+        dim = self.count("metadata.layout.node_state_dim", layout.get("node_state_dim"))
+        types = self.count("metadata.layout.type_count", layout.get("type_count"))
+        node_types = layout.get("node_types")
+        if not isinstance(node_types, list) or len(node_types) != count or not all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < types for t in node_types
+        ):
+            self.fail("metadata.layout.node_types", f"expected {count} integers in [0, {types}), found {node_types!r}")
+        actuated = layout.get("actuated_node")
+        if not isinstance(actuated, int) or isinstance(actuated, bool) or not 0 <= actuated < count:
+            self.fail("metadata.layout.actuated_node", f"expected an integer in [0, {count}), found {actuated!r}")
+        part = self.metadata.get("part")
+        if part == "edge":
+            expected = (dim + 2 * types, None)
+        elif part == "node":
+            message = self.count("metadata.message_dim", self.metadata.get("message_dim"))
+            action = self.count("metadata.action_dim", self.metadata.get("action_dim"))
+            expected = (message + types + action, dim)
+        else:
+            self.fail("metadata.part", f"expected 'edge' or 'node' for a network with a graph layout, found {part!r}")
+        if network.input_dim != expected[0] or expected[1] is not None and network.output_dim != expected[1]:
+            self.fail("input_dim", f"the {part} network of this layout takes {expected[0]} inputs"
+                                   + (f" and gives {expected[1]} outputs" if expected[1] is not None else "")
+                                   + f", found {network.input_dim} inputs and {network.output_dim} outputs")
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else f"a JSON {type(value).__name__} ({str(value)[:40]})"
+
+
+def _array(arrays: dict[str, np.ndarray], key: object, shape: tuple[int, ...], npz: Path, json_path: Path,
+           field: str) -> np.ndarray:
+    """The array ``key`` of the npz file, checked for shape and finiteness."""
+    if not isinstance(key, str) or key not in arrays:
+        raise InputError(f"{json_path}: field {field!r}: names array {key!r}, which {npz.name} does not hold "
+                         f"(it holds {len(arrays)} arrays)")
+    array = arrays[key]
+    if array.shape != shape:
+        raise InputError(f"{npz}: array {key!r}: expected shape {shape}, found {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{npz}: array {key!r}: expected finite values, found {int((~np.isfinite(array)).sum())} "
+                         f"NaN/inf entries")
+    return array
 
 
 def graph_step(edge: CompactNetwork, node: CompactNetwork, state: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -14,14 +14,26 @@ Each command's config is built from shared pieces, each setting declared once:
 Episodes are split 80% / 10% / rest into train / validation / test (`SPLIT_FRACTIONS`,
 `split_sizes`); errors are measured over ``min(ROLLOUT_HORIZON, steps)`` steps
 (`rollout_horizon`).
+
+Every class is made with `_config`: the suite's `config` (bounds and choices of each
+`setting`) plus a check of each value's type, so that a ``--config`` file holding
+``episodes = "ten"`` is refused up front instead of failing inside the run. Settings
+that cannot give a meaningful result are refused too: a collection of more than
+`MAX_TRANSITIONS` transitions (it would not fit in memory), hidden widths above
+`MAX_HIDDEN_WIDTH`, batches above `MAX_BATCH_SIZE`, learning rates above 1, a budget
+larger than the network, a budget listed twice, seeds outside ``[0, 2**32)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import types
+import typing
 from pathlib import Path
 
 from sparse_core.infra.errors import ConfigError
-from sparse_core.infra.settings import config, setting
+from sparse_core.infra.settings import check_settings, config, setting
 from sparse_dynamics.tasks import TASK_NAMES
 
 __all__ = [
@@ -30,6 +42,10 @@ __all__ = [
     "CollectRunConfig",
     "DataSource",
     "DenseConfig",
+    "MAX_BATCH_SIZE",
+    "MAX_HIDDEN_WIDTH",
+    "MAX_SEED",
+    "MAX_TRANSITIONS",
     "ParetoConfig",
     "ParetoRunConfig",
     "ROLLOUT_HORIZON",
@@ -48,6 +64,14 @@ __all__ = [
 SPLIT_FRACTIONS = (0.8, 0.1)
 ROLLOUT_HORIZON = 10
 SCHEDULE_SHAPES = ("cubic", "linear")
+MAX_TRANSITIONS = 10**7
+"""Most transitions (episodes x steps) one collection may hold."""
+MAX_HIDDEN_WIDTH = 8192
+"""Widest hidden layer a dense model may have (two such layers hold 67 million weights; much wider ones exhaust memory)."""
+MAX_BATCH_SIZE = 65536
+"""Most windows per optimizer step."""
+MAX_SEED = 2**32 - 1
+"""Largest seed (numpy's and torch's global generators take 32-bit seeds)."""
 
 
 def split_sizes(episodes: int, fractions: tuple[float, float] = SPLIT_FRACTIONS) -> tuple[int, int, int]:
@@ -62,10 +86,123 @@ def rollout_horizon(steps: int) -> int:
     return min(ROLLOUT_HORIZON, steps)
 
 
+@functools.cache
+def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """Field -> the types its value may have (``None`` included for optional fields)."""
+    allowed = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        allowed[name] = tuple(typing.get_origin(option) or option for option in options)
+    return allowed
+
+
+def _type_name(kind: type) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list",
+             type(None): "nothing"}
+    if kind in names:
+        return names[kind]
+    if isinstance(kind, type) and issubclass(kind, Path):
+        return "a path"
+    return f"a table of {kind.__name__} settings" if dataclasses.is_dataclass(kind) else f"a {kind.__name__}"
+
+
+def _check_types(instance: object) -> bool:
+    """Checks every field's value against its annotation (items of ``tuple[int, ...]`` too).
+
+    A string for a path and a list for a tuple are converted (Python callers give them).
+
+    Returns:
+        Whether a value was converted (its bounds are then checked again).
+
+    Raises:
+        ConfigError: naming ``Class.field``, the expected type and what was found.
+    """
+    allowed = _field_types(type(instance))
+    hints = typing.get_type_hints(type(instance))
+    converted = False
+    for f in dataclasses.fields(instance):
+        value, kinds = getattr(instance, f.name), allowed[f.name]
+        where = f"{type(instance).__name__}.{f.name}"
+        if isinstance(value, str) and Path in kinds or isinstance(value, list) and tuple in kinds:
+            value = Path(value) if isinstance(value, str) else tuple(value)  # as Python callers may give them
+            object.__setattr__(instance, f.name, value)
+            converted = True
+        if value is None and type(None) in kinds:
+            continue
+        accepted = any(_is_instance(value, kind) for kind in kinds)
+        if accepted and isinstance(value, tuple):
+            (item_kind, *_) = typing.get_args(hints[f.name]) or (object,)
+            bad = [item for item in value if not _is_instance(item, item_kind)]
+            if bad:
+                raise ConfigError(f"{where} must be a list of {_type_name(item_kind).split(' ', 1)[1]}s, found {bad[0]!r}",
+                                  field=f.name)
+        if not accepted:
+            expected = " or ".join(_type_name(kind) for kind in kinds)
+            raise ConfigError(f"{where} must be {expected}, found {_type_name(type(value))} ({value!r})", field=f.name)
+    return converted
+
+
+def _is_instance(value: object, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+_OPTIONS_BY_FIELD: dict[str, set[str]] = {}
+"""Field name -> the command-line options that fields of that name have, over every config of this module."""
+
+
+def _option(cls: type, f: dataclasses.Field) -> str | None:
+    """The command-line option of a field (none for nested configs, seeds and ``cli=False``)."""
+    cli = f.metadata.get("cli")
+    nested = any(dataclasses.is_dataclass(kind) for kind in _field_types(cls)[f.name])
+    if cli is False or f.name == "seed" or nested:
+        return None
+    return cli or "--" + f.name.replace("_", "-")
+
+
+def _config(cls: type) -> type:
+    """`sparse_core.infra.settings.config` plus `_check_types` before the class's own checks.
+
+    A field name shared by fields of several configs (``CollectConfig.steps`` is
+    ``--steps``, ``TrainConfig.steps`` is ``--train-steps``) cannot be mapped back to its
+    option by the command line, so errors about such a field name their option themselves.
+    """
+    own = cls.__dict__.get("__post_init__")
+
+    def __post_init__(self) -> None:
+        if _check_types(self):
+            check_settings(self)
+        if own is not None:
+            own(self)
+
+    cls.__post_init__ = __post_init__
+    made = config(cls)
+    checked = made.__post_init__
+    options = {f.name: _option(made, f) for f in dataclasses.fields(made)}
+    for name, option in options.items():
+        if option is not None:
+            _OPTIONS_BY_FIELD.setdefault(name, set()).add(option)
+
+    def __post_init_naming_options__(self) -> None:
+        try:
+            checked(self)
+        except ConfigError as error:
+            option = options.get(error.field)
+            if option is None or len(_OPTIONS_BY_FIELD.get(error.field, ())) < 2 or str(error).startswith("--"):
+                raise
+            raise ConfigError(f"{option}: {error}") from None
+
+    made.__post_init__ = __post_init_naming_options__
+    return made
+
+
 # --------------------------------------------------------------------------- data
 
 
-@config
+@_config
 class CollectConfig:
     """How to collect transitions.
 
@@ -80,10 +217,19 @@ class CollectConfig:
     episodes: int = setting(300, ge=3)
     steps: int = setting(30, ge=1)
     scripted_fraction: float = setting(0.7, ge=0.0, le=1.0)
-    seed: int = 0
+    seed: int = setting(0, ge=0, le=MAX_SEED)
+
+    def __post_init__(self) -> None:
+        if self.episodes * self.steps > MAX_TRANSITIONS:
+            raise ConfigError(
+                f"CollectConfig.episodes: {self.episodes} episodes of {self.steps} steps are "
+                f"{self.episodes * self.steps} transitions, more than one collection holds ({MAX_TRANSITIONS}); "
+                f"collect fewer episodes or steps",
+                field="episodes",
+            )
 
 
-@config
+@_config
 class TaskData:
     """Transitions of one task, collected now.
 
@@ -96,7 +242,7 @@ class TaskData:
     collect: CollectConfig = setting(factory=CollectConfig)
 
 
-@config
+@_config
 class CollectRunConfig(TaskData):
     """What ``dynamics collect`` does: collect transitions and render a few frames.
 
@@ -115,9 +261,14 @@ class CollectRunConfig(TaskData):
             )
 
 
-@config
+@_config
 class DataSource(TaskData):
     """Where the transitions of a training command come from: a saved dataset, or a fresh collection.
+
+    A saved dataset is read and checked when the config is built, before any run folder
+    exists: a missing or malformed file, a dataset of another task, or one too small for
+    the split or too short for the rollout loss is refused up front
+    (`sparse_dynamics.data.describe_dataset`).
 
     Attributes:
         data: A dataset .npz written by `collect` (its .json beside it); not given = collect one now
@@ -126,22 +277,50 @@ class DataSource(TaskData):
 
     data: Path | None = None
 
-    def check_trainable(self, rollout_steps: int) -> None:
-        """Rejects a collection too small to split or too short for the rollout loss.
+    def __post_init__(self) -> None:
+        if self.data is None:
+            return
+        found = self._described()
+        if found.task != self.task:
+            raise ConfigError(
+                f"DataSource.task: the dataset {self.data} is of task {found.task!r}, not {self.task!r}; "
+                f"give --task {found.task} (or a dataset of {self.task})",
+                field="task",
+            )
+        if min(split_sizes(found.episodes)) == 0:
+            raise ConfigError(
+                f"DataSource.data: {self.data} holds {found.episodes} episodes, too few to split into train, "
+                f"validation and test episodes ({SPLIT_FRACTIONS[0]:.0%} / {SPLIT_FRACTIONS[1]:.0%} / rest); "
+                f"collect at least {_fewest_episodes()}",
+                field="data",
+            )
 
-        A saved dataset is checked when it is loaded (its size is not known before).
+    def _described(self):
+        from sparse_dynamics.data import describe_dataset
+
+        return describe_dataset(self.data)
+
+    def check_trainable(self, rollout_steps: int) -> None:
+        """Rejects a collection or dataset too small to split, or too short for the rollout loss.
 
         Raises:
-            ConfigError: naming ``episodes`` or ``rollout_steps``.
+            ConfigError: naming ``episodes``, ``data`` or ``rollout_steps``.
         """
         if self.data is not None:
+            steps = self._described().steps
+            if rollout_steps > steps:
+                raise ConfigError(
+                    f"TrainConfig.rollout_steps: {rollout_steps} exceeds the episode length of the dataset "
+                    f"{self.data} ({steps} steps); choose --rollout-steps {steps} or less",
+                    field="rollout_steps",
+                )
             return
         episodes, steps = self.collect.episodes, self.collect.steps
         if min(split_sizes(episodes)) == 0:
-            fewest = next(n for n in range(3, 100) if min(split_sizes(n)) > 0)
             raise ConfigError(
                 f"CollectConfig.episodes: {episodes} episodes are too few to split into train, validation and test "
-                f"episodes ({SPLIT_FRACTIONS[0]:.0%} / {SPLIT_FRACTIONS[1]:.0%} / rest); collect at least {fewest}",
+                f"episodes ({SPLIT_FRACTIONS[0]:.0%} / {SPLIT_FRACTIONS[1]:.0%} / rest); collect at least "
+                f"{_fewest_episodes()}",
                 field="episodes",
             )
         if rollout_steps > steps:
@@ -151,10 +330,14 @@ class DataSource(TaskData):
             )
 
 
+def _fewest_episodes() -> int:
+    return next(n for n in range(3, 100) if min(split_sizes(n)) > 0)
+
+
 # --------------------------------------------------------------------------- training
 
 
-@config
+@_config
 class TrainConfig:
     """Adam on random windows of episodes, cosine learning-rate decay.
 
@@ -169,14 +352,14 @@ class TrainConfig:
     """
 
     steps: int = setting(4000, ge=0, cli="--train-steps")
-    batch_size: int = setting(256, ge=1, cli=False)
-    learning_rate: float = setting(2e-3, gt=0.0, cli=False)
-    gate_learning_rate: float = setting(2e-2, gt=0.0, cli=False)
+    batch_size: int = setting(256, ge=1, le=MAX_BATCH_SIZE, cli=False)
+    learning_rate: float = setting(2e-3, gt=0.0, le=1.0, cli=False)
+    gate_learning_rate: float = setting(2e-2, gt=0.0, le=1.0, cli=False)
     rollout_steps: int = setting(1, ge=1)
     weight_decay: float = setting(0.0, ge=0.0, cli=False)
 
 
-@config
+@_config
 class DenseConfig:
     """A dense dynamics model (MLP; graph network for sort and rope) and its training.
 
@@ -185,7 +368,7 @@ class DenseConfig:
         train: How the dense model is trained.
     """
 
-    hidden: tuple[int, ...] = setting((128, 128), ge=1)
+    hidden: tuple[int, ...] = setting((128, 128), ge=1, le=MAX_HIDDEN_WIDTH)
     train: TrainConfig = setting(factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -201,7 +384,7 @@ class DenseConfig:
 # --------------------------------------------------------------------------- sparsification
 
 
-@config
+@_config
 class BudgetPenalty:
     """The penalty that drives the gates towards the ReLU budget (Liu et al., NeurIPS 2023, sec. 3.2).
 
@@ -221,7 +404,7 @@ class BudgetPenalty:
     l0_weight: float = setting(0.01, ge=0.0, cli=False)
 
 
-@config
+@_config
 class SparsifyConfig:
     """One sparsification as `sparse_dynamics.sparsify.sparsify` runs it (usually from `SparsifyRecipe.for_budget`).
 
@@ -238,7 +421,7 @@ class SparsifyConfig:
     penalty: BudgetPenalty = setting(factory=BudgetPenalty)
 
 
-@config
+@_config
 class SparsifyRecipe:
     """How a trained dense model is sparsified to a ReLU budget: the same for `sparsify` and `pareto`.
 
@@ -254,10 +437,10 @@ class SparsifyRecipe:
 
     sparsify_steps: int = setting(3000, ge=1)
     finetune_steps: int = setting(1500, ge=0)
-    learning_rate: float = setting(1e-3, gt=0.0, cli=False)
-    gate_learning_rate: float = setting(2e-2, gt=0.0, cli=False)
-    finetune_learning_rate: float = setting(5e-4, gt=0.0, cli=False)
-    batch_size: int = setting(256, ge=1, cli=False)
+    learning_rate: float = setting(1e-3, gt=0.0, le=1.0, cli=False)
+    gate_learning_rate: float = setting(2e-2, gt=0.0, le=1.0, cli=False)
+    finetune_learning_rate: float = setting(5e-4, gt=0.0, le=1.0, cli=False)
+    batch_size: int = setting(256, ge=1, le=MAX_BATCH_SIZE, cli=False)
     penalty: BudgetPenalty = setting(factory=BudgetPenalty)
 
     def for_budget(self, relu_budget: int, rollout_steps: int = 1) -> SparsifyConfig:
@@ -285,7 +468,7 @@ def _check_budget(budget: int, dense: DenseConfig, where: str, field: str, model
         )
 
 
-@config
+@_config
 class TrainRunConfig:
     """What ``dynamics train`` does: train a dense model and measure its held-out errors.
 
@@ -297,17 +480,18 @@ class TrainRunConfig:
 
     source: DataSource = setting(factory=DataSource)
     dense: DenseConfig = setting(factory=DenseConfig)
-    seed: int = 0
+    seed: int = setting(0, ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
         self.source.check_trainable(self.dense.train.rollout_steps)
 
 
-@config
+@_config
 class SparsifyRunConfig:
     """What ``dynamics sparsify`` does: sparsify a dense model (given, or trained here) to a ReLU budget.
 
-    With ``model``, the dense model's hidden widths are read from that file and recorded in
+    With ``model``, the file is checked when the config is built (a model of another task
+    is an error), the dense model's hidden widths are read from it and recorded in
     ``dense.hidden`` (a ``--hidden`` other than the default that disagrees is an error);
     ``dense.train`` then only sets the rollout loss of the sparsification.
 
@@ -325,13 +509,23 @@ class SparsifyRunConfig:
     model: Path | None = None
     dense: DenseConfig = setting(factory=DenseConfig)
     recipe: SparsifyRecipe = setting(factory=SparsifyRecipe)
-    seed: int = 0
+    seed: int = setting(0, ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
         if self.model is not None:
-            from sparse_dynamics.models import saved_architecture
+            from sparse_dynamics.readers import read_model_bytes
 
-            widths = tuple(saved_architecture(self.model)["hidden"])
+            read_model_bytes(self.model)  # a missing or foreign file is refused before torch is imported
+            from sparse_dynamics.models import saved_summary
+
+            architecture, task = saved_summary(self.model)
+            if task is not None and task != self.source.task:
+                raise ConfigError(
+                    f"SparsifyRunConfig.model: {self.model} was trained for task {task!r}, not {self.source.task!r}; "
+                    f"give a model and data of one task",
+                    field="model",
+                )
+            widths = tuple(architecture["hidden"])
             if self.dense.hidden != widths:
                 if self.dense.hidden != DenseConfig().hidden:
                     given, found = (",".join(str(w) for w in hidden) for hidden in (self.dense.hidden, widths))
@@ -345,7 +539,7 @@ class SparsifyRunConfig:
         self.source.check_trainable(self.dense.train.rollout_steps)
 
 
-@config
+@_config
 class ParetoConfig:
     """Settings of `sparse_dynamics.pareto.run_pareto`: sparsified large model vs small dense models.
 
@@ -359,15 +553,19 @@ class ParetoConfig:
     dense: DenseConfig = setting(factory=DenseConfig)
     budgets: tuple[int, ...] = setting((64, 32, 16, 8, 4), ge=1)
     recipe: SparsifyRecipe = setting(factory=SparsifyRecipe)
-    seed: int = 0
+    seed: int = setting(0, ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
         if not self.budgets:
             raise ConfigError("ParetoConfig.budgets: give at least one ReLU budget", field="budgets")
+        repeated = sorted({budget for budget in self.budgets if self.budgets.count(budget) > 1})
+        if repeated:
+            raise ConfigError(f"ParetoConfig.budgets: budget {repeated[0]} is listed more than once; give each budget once",
+                              field="budgets")
         _check_budget(max(self.budgets), self.dense, "ParetoConfig.budgets", "budgets")
 
 
-@config
+@_config
 class ParetoRunConfig(ParetoConfig):
     """What ``dynamics pareto`` does: `ParetoConfig` on transitions from ``source``.
 

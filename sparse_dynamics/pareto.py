@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from sparse_core.infra.files import save_figure
 from sparse_dynamics.config import ParetoConfig, rollout_horizon
 from sparse_dynamics.data import TransitionData, split_episodes
 from sparse_dynamics.export import compact_difference, export_model
@@ -108,7 +109,7 @@ def pareto_table(results: dict) -> str:
 
 
 def plot_pareto(results: dict, path: Path | str) -> Path:
-    """Error against ReLU count (log-log), sparsified vs small dense vs the dense model; PNG."""
+    """Error against ReLU count (log-log), sparsified vs small dense vs the dense model; PNG (written atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +131,8 @@ def plot_pareto(results: dict, path: Path | str) -> Path:
         axis.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    try:
+        save_figure(figure, path, dpi=100)
+    finally:
+        plt.close(figure)
+    return Path(path)

@@ -94,6 +94,10 @@ def fit(
 
     Returns:
         The prediction loss per step.
+
+    Raises:
+        ConfigError: If the rollout is longer than the episodes, or the loss stops being
+            finite (training diverged: a result would be meaningless).
     """
     device = next(model.parameters()).device
     states, actions = _tensors(train, device)
@@ -126,6 +130,12 @@ def fit(
         optimizer.step()
         schedule.step()
         history.append(float(loss.detach()))
+        if not math.isfinite(history[-1]) or not math.isfinite(float(total.detach())):
+            raise ConfigError(
+                f"{description}: training diverged (the loss is {history[-1]} at step {step + 1} of {config.steps}, "
+                f"learning rate {config.learning_rate:g}); lower the learning rate or the rollout steps",
+                field="learning_rate",
+            )
     model.eval()
     return history
 

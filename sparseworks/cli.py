@@ -235,8 +235,10 @@ def data_fetch(
     from sparse_core.infra import io
 
     sources = io.load_sources()
-    if all_sources == bool(names):
-        raise typer.BadParameter("give dataset names or --all (not both)")
+    if all_sources and names:
+        raise typer.BadParameter(f"give dataset names or --all, not both (got --all and {', '.join(names)})")
+    if not all_sources and not names:
+        raise typer.BadParameter("give the datasets to fetch (see `sparseworks data list`) or --all")
     if all_sources:
         names = [n for n, s in sources.items() if s.fetchable]
     results, downloaded, cached = {}, [], []

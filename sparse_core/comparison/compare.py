@@ -252,5 +252,7 @@ def plot_sweep(results: dict, path) -> None:
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    from sparse_core.infra.files import save_figure
+
+    save_figure(figure, path, dpi=120)  # atomic: a kill leaves the old PNG or none, never half of one
     plt.close(figure)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sparse_core.comparison.compare import CompareConfig, compare_methods, plot_sweep, summary_table
+from sparse_core.infra.files import atomic_write
 from sparse_core.infra.runtime import save_config, write_metrics
 
 __all__ = ["run_demo"]
@@ -24,7 +25,8 @@ def run_demo(folder: Path, seed: int, progress: bool) -> dict:
     save_config(config, folder / "config.toml")
     results = compare_methods(config, progress=progress)
     write_metrics(folder, results)
-    (folder / "table.txt").write_text(summary_table(results) + "\n")
+    with atomic_write(folder / "table.txt", "w") as handle:  # no half-written table after a kill
+        handle.write(summary_table(results) + "\n")
     plot_sweep(results, folder / "accuracy_vs_sparsity.png")
     methods = results["methods"]
     dense = results["dense"]

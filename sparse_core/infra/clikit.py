@@ -150,7 +150,11 @@ class Option:
         """The command-line value as the config's value (comma lists -> tuples)."""
         if self.kind is not tuple or value is None or isinstance(value, tuple):
             return value
-        parts = [part.strip() for part in str(value).split(",") if part.strip()]
+        parts = [part.strip() for part in str(value).split(",")]
+        if parts == [""]:
+            return ()
+        if not all(parts):
+            raise ConfigError(f"{self.name}: empty item in comma-separated list {value!r}", field=self.path[-1])
         try:
             return tuple(self.item(part) for part in parts)
         except ValueError:
@@ -311,17 +315,23 @@ def start_run(
     """
     from sparse_core.infra.files import atomic_write
 
+    existed = out is not None and Path(out).exists()
     folder = make_run_dir(app, command, out)
-    seed_everything(seed, torch=uses_torch)
-    used_threads = set_threads(threads) if uses_torch else (threads or 1)
-    document = settings_document(config, seed, threads, device)
-    with atomic_write(folder / "config.toml", "w") as handle:
-        handle.write(_toml(document))
-    write_metrics(
-        folder,
-        {**run_metadata(document, app=app, command=command, seed=seed, threads=used_threads), "status": "running"},
-        name="run.json",
-    )
+    try:
+        seed_everything(seed, torch=uses_torch)
+        used_threads = set_threads(threads) if uses_torch else (threads or 1)
+        document = settings_document(config, seed, threads, device)
+        with atomic_write(folder / "config.toml", "w") as handle:
+            handle.write(_toml(document))
+        write_metrics(
+            folder,
+            {**run_metadata(document, app=app, command=command, seed=seed, threads=used_threads), "status": "running"},
+            name="run.json",
+        )
+    except BaseException:
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return Run(folder=folder, seed=seed, threads=used_threads)
 
 
@@ -474,6 +484,13 @@ def resolve_config(
         run_table = values.pop(RUN_TABLE, {})
         if not isinstance(run_table, dict):
             raise ConfigError(f"{config_file}: [{RUN_TABLE}] must be a table")
+        for key, low, high in (("seed", 0, 2**32 - 1), ("threads", 1, None)):
+            value = run_table.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low
+                                      or (high is not None and value > high)):
+                raise ConfigError(f"{config_file}: [{RUN_TABLE}] {key} = {value!r}: expected an integer >= {low}")
+        if run_table.get("device") is not None and not isinstance(run_table["device"], str):
+            raise ConfigError(f"{config_file}: [{RUN_TABLE}] device must be a string")
     for name, value in given.items():
         option = options[name]
         _set_path(values, option.path, option.parse(value))

@@ -26,7 +26,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import re
+import types
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -106,9 +109,16 @@ def check_settings(instance: Any) -> None:
         ConfigError: naming ``Class.field``, what was expected and what was found.
     """
     name = type(instance).__name__
+    try:
+        hints = typing.get_type_hints(type(instance))
+    except (NameError, TypeError):  # a hint this module cannot resolve: skip type checks
+        hints = {}
     for f in dataclasses.fields(instance):
         value = getattr(instance, f.name)
         meta = f.metadata
+        problem = _type_problem(hints.get(f.name), value)
+        if problem:
+            raise ConfigError(f"{name}.{f.name} must be {problem}, got {value!r}", field=f.name)
         items = value if isinstance(value, tuple) else (value,)
         for item in items:
             if isinstance(item, bool) or item is None:
@@ -125,6 +135,33 @@ def check_settings(instance: Any) -> None:
             if choices is not None and item not in choices:
                 listed = ", ".join(repr(c) for c in choices)
                 raise ConfigError(f"{where} must be one of {listed}; got {item!r}", field=f.name)
+
+
+def _type_problem(hint: Any, value: Any) -> str | None:
+    """What ``value`` should have been for a field typed ``hint`` (None when it fits)."""
+    if hint is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _type_problem(rest[0], value) if len(rest) == 1 else None
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            return "a list"
+        inner = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return next((p for v in value if inner and (p := _type_problem(inner[0], v))), None)
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if isinstance(value, numbers.Integral) and not isinstance(value, bool) else "an integer"
+    if hint is float:
+        return None if isinstance(value, numbers.Real) and not isinstance(value, bool) else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    return None
 
 
 def describe_bounds(meta: Any) -> str:

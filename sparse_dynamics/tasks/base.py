@@ -11,13 +11,45 @@ actions give the same states, bit for bit (tests/sparse_dynamics/tasks/).
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["GraphLayout", "Task"]
+__all__ = ["GraphLayout", "MAX_OPTION", "Task", "check_count", "check_size"]
+
+MAX_OPTION = 1000.0
+"""Largest value of a task's size option (radii, lengths, bounds, weights: cm or state units)."""
+
+
+def check_size(task: str, name: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as a float, if it is a finite number in ``(0, MAX_OPTION]`` (``[0, ...]`` with ``zero``).
+
+    Task constructors check their options with it, so that a dataset description holding
+    odd options is refused instead of building a simulator that misbehaves.
+
+    Raises:
+        ValueError: Naming the task and the option.
+    """
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    number = float(value) if numeric and abs(value) <= MAX_OPTION else math.nan
+    if not (0.0 <= number <= MAX_OPTION) or (number == 0.0 and not zero):
+        low = "0 <=" if zero else "0 <"
+        raise ValueError(f"{task}: option {name} must be a number with {low} {name} <= {MAX_OPTION:g}, got {value!r}")
+    return number
+
+
+def check_count(task: str, name: str, value: object, low: int, high: int) -> int:
+    """``value`` as an int, if it is an integer in ``[low, high]``.
+
+    Raises:
+        ValueError: Naming the task and the option.
+    """
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not low <= value <= high:
+        raise ValueError(f"{task}: option {name} must be an integer with {low} <= {name} <= {high}, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)

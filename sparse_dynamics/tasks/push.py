@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pymunk
 
-from sparse_dynamics.tasks.base import Task
+from sparse_dynamics.tasks.base import Task, check_size
 from sparse_dynamics.tasks.physics import PhysicsConfig, add_table_friction, make_space, max_penetration, move_within
 
 __all__ = ["PushTask", "object_parts"]
@@ -75,9 +75,9 @@ class PushTask(Task):
     ) -> None:
         self.shape = shape
         self.parts = object_parts(shape)
-        self.action_bound = float(action_bound)
-        self.pusher_radius = float(pusher_radius)
-        self.angle_weight = float(angle_weight)
+        self.action_bound = check_size(self.name, "action_bound", action_bound)
+        self.pusher_radius = check_size(self.name, "pusher_radius", pusher_radius)
+        self.angle_weight = check_size(self.name, "angle_weight", angle_weight, zero=True)
         self.physics = physics or PhysicsConfig()
         self._script_offset = np.zeros(2)
         self.reset(0)

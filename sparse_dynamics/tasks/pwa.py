@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
-from sparse_dynamics.tasks.base import Task
+from sparse_dynamics.tasks.base import Task, check_size
 
 __all__ = ["OptimalPlan", "PiecewiseAffineTask", "optimal_control"]
 
@@ -54,9 +54,9 @@ class PiecewiseAffineTask(Task):
     action_names = ("u1", "u2")
 
     def __init__(self, action_bound: float = 1.0, initial_box: float = 2.0, action_weight: float = 0.1) -> None:
-        self.action_bound = float(action_bound)
-        self.initial_box = float(initial_box)
-        self.action_weight = float(action_weight)
+        self.action_bound = check_size(self.name, "action_bound", action_bound)
+        self.initial_box = check_size(self.name, "initial_box", initial_box)
+        self.action_weight = check_size(self.name, "action_weight", action_weight, zero=True)
         self.A, self.B, self.C, self.D, self.c, self.d = _A, _B, _C, _D, _c, _d
         self._state = np.zeros(2)
 

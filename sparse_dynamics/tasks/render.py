@@ -1,4 +1,4 @@
-"""Drawing a task's scene (top view) into a PNG frame with matplotlib."""
+"""Drawing a task's scene (top view) into a PNG frame with matplotlib (written atomically)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def draw_scene(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, Polygon
 
+    from sparse_core.infra.files import save_figure
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(figsize=(size_inches, size_inches))
     for vertices in goal_polygons:
         axes.add_patch(Polygon(vertices, closed=True, fill=False, linestyle="--", edgecolor="tab:green", linewidth=1.5))
@@ -67,6 +68,8 @@ def draw_scene(
     if title:
         axes.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    try:
+        save_figure(figure, path, dpi=80)
+    finally:
+        plt.close(figure)
     return path

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pymunk
 
-from sparse_dynamics.tasks.base import GraphLayout, Task
+from sparse_dynamics.tasks.base import GraphLayout, Task, check_count, check_size
 from sparse_dynamics.tasks.physics import PhysicsConfig, add_table_friction, make_space, move_within
 
 __all__ = ["RopeTask"]
 
 WORKSPACE_CM = 25.0
+MAX_SEGMENTS = 64
+"""Most rope segments a task may have."""
 
 
 class RopeTask(Task):
@@ -45,10 +47,10 @@ class RopeTask(Task):
         action_bound: float = 2.0,
         physics: PhysicsConfig | None = None,
     ) -> None:
-        if segments < 2 or not 0 <= grasped_segment < segments:
-            raise ValueError(f"rope needs segments >= 2 and 0 <= grasped_segment < segments, got {segments}, {grasped_segment}")
-        self.segments, self.segment_length = int(segments), float(segment_length)
-        self.grasped_segment, self.action_bound = int(grasped_segment), float(action_bound)
+        self.segments = check_count(self.name, "segments", segments, 2, MAX_SEGMENTS)
+        self.grasped_segment = check_count(self.name, "grasped_segment", grasped_segment, 0, self.segments - 1)
+        self.segment_length = check_size(self.name, "segment_length", segment_length)
+        self.action_bound = check_size(self.name, "action_bound", action_bound)
         self.physics = physics or PhysicsConfig()
         self.state_names = tuple(f"seg{i}_{axis}_cm" for i in range(self.segments) for axis in "xy")
         self.reset(0)

@@ -15,12 +15,16 @@ from pathlib import Path
 import numpy as np
 import pymunk
 
-from sparse_dynamics.tasks.base import GraphLayout, Task
+from sparse_dynamics.tasks.base import GraphLayout, Task, check_count, check_size
 from sparse_dynamics.tasks.physics import PhysicsConfig, add_table_friction, make_space, max_penetration, move_within
 
 __all__ = ["SortTask"]
 
 WORKSPACE_CM = 25.0
+MAX_OBJECTS = 12
+"""Most discs a sort task may have."""
+PLACEMENT_ATTEMPTS = 10000
+"""Random draws `SortTask.reset` tries per disc before it gives up (discs too large to fit)."""
 _COLOURS = ("tab:red", "tab:orange", "tab:purple")
 
 
@@ -48,12 +52,12 @@ class SortTask(Task):
         pusher_radius: float = 1.5,
         physics: PhysicsConfig | None = None,
     ) -> None:
-        if objects < 1 or not 1 <= classes <= 3:
-            raise ValueError(f"sort needs objects >= 1 and 1 <= classes <= 3, got {objects} and {classes}")
-        self.objects, self.classes = int(objects), int(classes)
+        self.objects = check_count(self.name, "objects", objects, 1, MAX_OBJECTS)
+        self.classes = check_count(self.name, "classes", classes, 1, 3)
         self.labels = tuple(i % self.classes for i in range(self.objects))
-        self.disc_radius, self.pusher_radius = float(disc_radius), float(pusher_radius)
-        self.action_bound = float(action_bound)
+        self.disc_radius = check_size(self.name, "disc_radius", disc_radius)
+        self.pusher_radius = check_size(self.name, "pusher_radius", pusher_radius)
+        self.action_bound = check_size(self.name, "action_bound", action_bound)
         self.physics = physics or PhysicsConfig()
         self.state_names = ("pusher_x_cm", "pusher_y_cm") + tuple(
             f"disc{i}_{axis}_cm" for i in range(self.objects) for axis in "xy"
@@ -93,11 +97,15 @@ class SortTask(Task):
         placed: list[np.ndarray] = []
         for index, radius in enumerate(radii):
             box = 15.0 if index == 0 else 10.0
-            while True:
+            for _ in range(PLACEMENT_ATTEMPTS):
                 candidate = rng.uniform(-box, box, size=2)
                 if all(np.linalg.norm(candidate - other) > radius + radii[j] + 0.5 for j, other in enumerate(placed)):
                     placed.append(candidate)
                     break
+            else:
+                raise ValueError(f"sort: cannot place {self.objects} discs of radius {self.disc_radius} cm and a pusher "
+                                 f"of radius {self.pusher_radius} cm apart in the table (seed {seed}); use fewer or "
+                                 f"smaller discs")
         self._build(np.stack(placed))
         self._script_target = int(rng.integers(self.objects))
         return self.state

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.network
+# Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 TINY = ["--years", "0.006", "--dt", "3600", "--checkpoint-every-days", "1", "--no-figures"]
 
 

@@ -22,6 +22,9 @@ from blocking.qg3.grid import gaussian_grid
 from blocking.qg3.inputs import InputError, read_forcing_file
 from blocking.qg3.roads import open_climatology
 
+# Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
+pytestmark = pytest.mark.slow
+
 GRID = gaussian_grid(32)
 LEVELS = [200.0, 500.0, 800.0]
 _names = itertools.count()

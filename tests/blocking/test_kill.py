@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.network
+# Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 PARTIAL = re.compile(r"^\..+\.part(\.\w+)?$")
 SIMULATE = ["--years", "0.03", "--members", "2", "--dt", "3600", "--scheme", "rk3", "--checkpoint-every-days", "1",
             "--no-figures"]  # 11 daily snapshots; a checkpoint every day

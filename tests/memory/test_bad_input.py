@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
+pytestmark = pytest.mark.slow
+
 TINY = [
     "--dataset",
     "digits",

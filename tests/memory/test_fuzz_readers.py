@@ -19,6 +19,9 @@ from memory.data import read_mnist_csv, read_ts
 from memory.model import ClassifierConfig, MemoryClassifier
 from sparse_core.infra.errors import InputError
 
+# Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
+pytestmark = pytest.mark.slow
+
 FIELDS = [
     "nan",
     "inf",
