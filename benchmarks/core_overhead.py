@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from sparse_core.comparison.training import mlp
 from sparse_core.masks import apply_mask
 from sparse_core.pruning import magnitude_per_layer
-from sparse_core.comparison.training import mlp
 
 SIZES = (784, 300, 100, 10)
 DENSITY = 0.1
@@ -72,15 +72,21 @@ def main() -> None:
         for v in variants:
             samples[v].append(time_steps(models[v], optimizers[v], inputs, labels, args.steps))
     medians = {v: statistics.median(s) for v, s in samples.items()}
-    print(f"masked MLP {'-'.join(map(str, SIZES))} at density {DENSITY}, batch {args.batch}, "
-          f"{torch.get_num_threads()} thread(s), median of {args.repeats} x {args.steps} steps")
+    print(
+        f"masked MLP {'-'.join(map(str, SIZES))} at density {DENSITY}, batch {args.batch}, "
+        f"{torch.get_num_threads()} thread(s), median of {args.repeats} x {args.steps} steps"
+    )
     print(f"{'variant':<14}{'ms/step':>10}{'vs dense':>10}")
     for v in variants:
         print(f"{v:<14}{medians[v] * 1e3:>10.3f}{medians[v] / medians['dense']:>10.2f}")
     print(f"sparse_core / torch.nn.utils.prune: {medians['sparse_core'] / medians['torch_prune']:.2f}")
     results = {
-        "threads": torch.get_num_threads(), "batch": args.batch, "repeats": args.repeats, "steps": args.steps,
-        "torch": torch.__version__, "ms_per_step": {v: m * 1e3 for v, m in medians.items()},
+        "threads": torch.get_num_threads(),
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "steps": args.steps,
+        "torch": torch.__version__,
+        "ms_per_step": {v: m * 1e3 for v, m in medians.items()},
         "ratio_vs_dense": {v: medians[v] / medians["dense"] for v in variants},
         "sparse_core_vs_torch_prune": medians["sparse_core"] / medians["torch_prune"],
     }

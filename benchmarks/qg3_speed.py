@@ -54,8 +54,9 @@ def _time_steps(step, tendency, state, dt, steps):
     return time.perf_counter() - wall, time.process_time() - cpu, state
 
 
-def measure(model, initial_q, implementation: str, scheme: str, dt: float, members: int, seconds: float,
-            repeats: int) -> dict:
+def measure(
+    model, initial_q, implementation: str, scheme: str, dt: float, members: int, seconds: float, repeats: int
+) -> dict:
     """Best and median member-years per wall (and CPU) minute of ``repeats`` timed runs of ~``seconds``."""
     natural = initial_state(model, initial_q, range(members), seed=0, perturbation=0.01)
     if implementation == "fast":
@@ -73,11 +74,20 @@ def measure(model, initial_q, implementation: str, scheme: str, dt: float, membe
         cpu_rates.append(member_years / (cpu / 60.0))
     assert np.isfinite(state).all()
     best = max(rates)
-    return dict(implementation=implementation, scheme=scheme, dt_seconds=dt, dtype=model.config.dtype,
-                members=members, steps_per_repeat=steps, repeats=repeats,
-                member_years_per_wall_minute=best, median_member_years_per_wall_minute=statistics.median(rates),
-                member_years_per_cpu_minute=max(cpu_rates), vs_peer=best / PEER_MEMBER_YEARS_PER_MINUTE,
-                microseconds_per_member_tendency=60e6 / (best * SECONDS_PER_YEAR / dt * (4 if scheme == "rk4" else 3)))
+    return dict(
+        implementation=implementation,
+        scheme=scheme,
+        dt_seconds=dt,
+        dtype=model.config.dtype,
+        members=members,
+        steps_per_repeat=steps,
+        repeats=repeats,
+        member_years_per_wall_minute=best,
+        median_member_years_per_wall_minute=statistics.median(rates),
+        member_years_per_cpu_minute=max(cpu_rates),
+        vs_peer=best / PEER_MEMBER_YEARS_PER_MINUTE,
+        microseconds_per_member_tendency=60e6 / (best * SECONDS_PER_YEAR / dt * (4 if scheme == "rk4" else 3)),
+    )
 
 
 def main() -> None:
@@ -101,27 +111,49 @@ def main() -> None:
         row["speedup_vs_direct_wall"] = row["member_years_per_wall_minute"] / base["member_years_per_wall_minute"]
         row["speedup_vs_direct_cpu"] = row["member_years_per_cpu_minute"] / base["member_years_per_cpu_minute"]
     load_after = os.getloadavg()
-    print(f"threads: 1 (OMP/OPENBLAS/MKL_NUM_THREADS=1); cores: {os.cpu_count()}; "
-          f"load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}")
-    print("member-years (summed over the batch) per wall minute, best of repeats (median in brackets), and per "
-          "CPU minute; us/eval = wall microseconds per member per tendency evaluation; "
-          "x direct = speed-up over the earlier implementation in this run (same members)")
-    header = (f"{'impl':6} {'scheme':6} {'dt s':>5} {'dtype':7} {'members':>7} {'per wall min':>15} "
-              f"{'per CPU min':>11} {'us/eval':>7} {'x peer 0.87':>11} {'x direct':>8}")
+    print(
+        f"threads: 1 (OMP/OPENBLAS/MKL_NUM_THREADS=1); cores: {os.cpu_count()}; "
+        f"load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}"
+    )
+    print(
+        "member-years (summed over the batch) per wall minute, best of repeats (median in brackets), and per "
+        "CPU minute; us/eval = wall microseconds per member per tendency evaluation; "
+        "x direct = speed-up over the earlier implementation in this run (same members)"
+    )
+    header = (
+        f"{'impl':6} {'scheme':6} {'dt s':>5} {'dtype':7} {'members':>7} {'per wall min':>15} "
+        f"{'per CPU min':>11} {'us/eval':>7} {'x peer 0.87':>11} {'x direct':>8}"
+    )
     print(header)
     for row in rows:
         per_wall = f"{row['member_years_per_wall_minute']:.2f} ({row['median_member_years_per_wall_minute']:.2f})"
-        print(f"{row['implementation']:6} {row['scheme']:6} {row['dt_seconds']:5.0f} {row['dtype']:7} {row['members']:7d} "
-              f"{per_wall:>15} {row['member_years_per_cpu_minute']:11.2f} {row['microseconds_per_member_tendency']:7.0f} "
-              f"{row['vs_peer']:11.1f} {row['speedup_vs_direct_wall']:8.1f}")
-    print(f"peer (pyshqg, RK4 1800 s, 1 member, one core): {PEER_MEMBER_YEARS_PER_MINUTE} member-years per wall minute; "
-          f"target: {TARGET:.1f} member-years per wall minute with batching")
+        print(
+            f"{row['implementation']:6} {row['scheme']:6} {row['dt_seconds']:5.0f} {row['dtype']:7} {row['members']:7d} "
+            f"{per_wall:>15} {row['member_years_per_cpu_minute']:11.2f} {row['microseconds_per_member_tendency']:7.0f} "
+            f"{row['vs_peer']:11.1f} {row['speedup_vs_direct_wall']:8.1f}"
+        )
+    print(
+        f"peer (pyshqg, RK4 1800 s, 1 member, one core): {PEER_MEMBER_YEARS_PER_MINUTE} member-years per wall minute; "
+        f"target: {TARGET:.1f} member-years per wall minute with batching"
+    )
     out = Path(__file__).parent / "results" / "qg3_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(threads=1, cores=os.cpu_count(), machine=platform.processor() or platform.machine(),
-                                   numpy=np.__version__, load_average_before=load_before[0],
-                                   load_average_after=load_after[0], peer=PEER_MEMBER_YEARS_PER_MINUTE,
-                                   target=TARGET, rows=rows), indent=2))
+    out.write_text(
+        json.dumps(
+            dict(
+                threads=1,
+                cores=os.cpu_count(),
+                machine=platform.processor() or platform.machine(),
+                numpy=np.__version__,
+                load_average_before=load_before[0],
+                load_average_after=load_after[0],
+                peer=PEER_MEMBER_YEARS_PER_MINUTE,
+                target=TARGET,
+                rows=rows,
+            ),
+            indent=2,
+        )
+    )
     print(f"written {out}")
 
 

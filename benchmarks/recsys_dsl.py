@@ -53,16 +53,36 @@ def main() -> None:
     runs: dict[float, list[dict]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         commands = {
-            (density, seed): [sys.executable, "-m", "sparseworks", "recsys", "topk", "--model", args.model,
-                              "--density", str(density), "--seed", str(seed), "--threads", str(args.threads),
-                              "--json", "--out", f"{scratch}/{density}-{seed}", *shlex.split(args.extra)]
-            for density in args.densities for seed in range(args.seeds)
+            (density, seed): [
+                sys.executable,
+                "-m",
+                "sparseworks",
+                "recsys",
+                "topk",
+                "--model",
+                args.model,
+                "--density",
+                str(density),
+                "--seed",
+                str(seed),
+                "--threads",
+                str(args.threads),
+                "--json",
+                "--out",
+                f"{scratch}/{density}-{seed}",
+                *shlex.split(args.extra),
+            ]
+            for density in args.densities
+            for seed in range(args.seeds)
         }
         for (density, seed), metrics in run_all(commands, args.parallel).items():
             metrics.pop("epochs", None)
             runs.setdefault(density, []).append(metrics)
-            print(f"  density {density} seed {seed}: Recall@20 {metrics['recall@20']:.4f}, "
-                  f"{metrics['epoch_seconds']:.2f} s/epoch", flush=True)
+            print(
+                f"  density {density} seed {seed}: Recall@20 {metrics['recall@20']:.4f}, "
+                f"{metrics['epoch_seconds']:.2f} s/epoch",
+                flush=True,
+            )
 
     def stats(density, key):
         values = [m[key] for m in runs[density]]
@@ -77,26 +97,42 @@ def main() -> None:
         ndcg, ndcg_std = stats(density, "ndcg@20")
         seconds, _ = stats(density, "epoch_seconds")
         first = runs[density][0]
-        table.append({
-            "density": density, "recall@20": recall, "recall@20_std": recall_std, "ndcg@20": ndcg,
-            "ndcg@20_std": ndcg_std, "recall_ratio": recall / dense_recall,
-            "nonzeros": first["nonzeros"], "dense_parameters": first["dense_parameters"],
-            "epoch_seconds": seconds, "time_ratio": seconds / dense_seconds,
-            "train_macs_ratio": first["train_macs_per_step"] / first["dense_train_macs_per_step"],
-            "inference_macs_ratio": first["inference_macs"] / first["dense_inference_macs"],
-            "recall@20_per_seed": [m["recall@20"] for m in runs[density]],
-        })
+        table.append(
+            {
+                "density": density,
+                "recall@20": recall,
+                "recall@20_std": recall_std,
+                "ndcg@20": ndcg,
+                "ndcg@20_std": ndcg_std,
+                "recall_ratio": recall / dense_recall,
+                "nonzeros": first["nonzeros"],
+                "dense_parameters": first["dense_parameters"],
+                "epoch_seconds": seconds,
+                "time_ratio": seconds / dense_seconds,
+                "train_macs_ratio": first["train_macs_per_step"] / first["dense_train_macs_per_step"],
+                "inference_macs_ratio": first["inference_macs"] / first["dense_inference_macs"],
+                "recall@20_per_seed": [m["recall@20"] for m in runs[density]],
+            }
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"recsys_dsl_{args.model}.json"
-    path.write_text(json.dumps({"model": args.model, "seeds": args.seeds, "threads": args.threads, "extra": args.extra, "rows": table}, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {"model": args.model, "seeds": args.seeds, "threads": args.threads, "extra": args.extra, "rows": table},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\n{args.model} on ml100k, {args.seeds} seeds, {args.threads} thread(s)")
     header = f"{'density':>7}  {'Recall@20':>17}  {'NDCG@20':>17}  {'vs dense':>8}  {'nonzeros':>16}  {'s/epoch':>7}  {'time':>5}  {'train MACs':>10}  {'infer MACs':>10}"
     print(header)
     for row in table:
-        print(f"{row['density']:>7.2f}  {row['recall@20']:.4f} ± {row['recall@20_std']:.4f}  "
-              f"{row['ndcg@20']:.4f} ± {row['ndcg@20_std']:.4f}  {row['recall_ratio']:>8.3f}  "
-              f"{row['nonzeros']:>7} / {row['dense_parameters']:<6}  {row['epoch_seconds']:>7.2f}  "
-              f"{row['time_ratio']:>5.2f}  {row['train_macs_ratio']:>10.3f}  {row['inference_macs_ratio']:>10.3f}")
+        print(
+            f"{row['density']:>7.2f}  {row['recall@20']:.4f} ± {row['recall@20_std']:.4f}  "
+            f"{row['ndcg@20']:.4f} ± {row['ndcg@20_std']:.4f}  {row['recall_ratio']:>8.3f}  "
+            f"{row['nonzeros']:>7} / {row['dense_parameters']:<6}  {row['epoch_seconds']:>7.2f}  "
+            f"{row['time_ratio']:>5.2f}  {row['train_macs_ratio']:>10.3f}  {row['inference_macs_ratio']:>10.3f}"
+        )
     print(f"written {path}")
 
 

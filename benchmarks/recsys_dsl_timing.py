@@ -40,16 +40,27 @@ def main() -> None:
         updates = 0
         for repeat in range(args.repeats):
             for kind, density in (("dense", 1.0), ("dsl", args.density)):
-                config = TopKConfig(model=model, trainer=TrainerConfig(epochs=args.epochs, patience=99, eval_every=99),
-                                    dsl=DSLConfig(density=density, update_every=args.update_every))
+                config = TopKConfig(
+                    model=model,
+                    trainer=TrainerConfig(epochs=args.epochs, patience=99, eval_every=99),
+                    dsl=DSLConfig(density=density, update_every=args.update_every),
+                )
                 metrics = train_topk(config, split, seed=repeat)
                 seconds[kind] += [e["train_seconds"] for e in metrics["epochs"]]
                 updates = max(updates, metrics["mask_updates"])
         dense, dsl = statistics.median(seconds["dense"]), statistics.median(seconds["dsl"])
-        result["models"][model] = {"dense_epoch_seconds": dense, "dsl_epoch_seconds": dsl, "ratio": dsl / dense,
-                                   "mask_updates_per_run": updates, "samples": seconds}
-        print(f"{model:>8}: dense {dense:.3f} s/epoch, DSL (density {args.density}, update every "
-              f"{args.update_every} steps, {updates} updates/run) {dsl:.3f} s/epoch, ratio {dsl / dense:.2f}", flush=True)
+        result["models"][model] = {
+            "dense_epoch_seconds": dense,
+            "dsl_epoch_seconds": dsl,
+            "ratio": dsl / dense,
+            "mask_updates_per_run": updates,
+            "samples": seconds,
+        }
+        print(
+            f"{model:>8}: dense {dense:.3f} s/epoch, DSL (density {args.density}, update every "
+            f"{args.update_every} steps, {updates} updates/run) {dsl:.3f} s/epoch, ratio {dsl / dense:.2f}",
+            flush=True,
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"threads {args.threads}; written {RESULTS}")

@@ -49,10 +49,21 @@ def peer_model(data, seed: int):
     from deepctr_torch.inputs import SparseFeat
     from deepctr_torch.models import AutoInt as PeerAutoInt
 
-    columns = [SparseFeat(name, vocabulary_size=card, embedding_dim=16)
-               for name, card in zip(data.encoder.fields, data.cardinalities)]
-    model = PeerAutoInt(columns, columns, att_layer_num=3, att_head_num=2, att_res=True, dnn_hidden_units=(),
-                        l2_reg_embedding=0.0, seed=seed, device="cpu")
+    columns = [
+        SparseFeat(name, vocabulary_size=card, embedding_dim=16)
+        for name, card in zip(data.encoder.fields, data.cardinalities)
+    ]
+    model = PeerAutoInt(
+        columns,
+        columns,
+        att_layer_num=3,
+        att_head_num=2,
+        att_res=True,
+        dnn_hidden_units=(),
+        l2_reg_embedding=0.0,
+        seed=seed,
+        device="cpu",
+    )
     model.compile(torch.optim.Adam(model.parameters(), lr=1e-3), "binary_crossentropy", metrics=["auc"])
     return model
 
@@ -68,11 +79,21 @@ def run_peer(data, seed: int, epochs: int) -> dict:
     model = peer_model(data, seed)
     stopper = EarlyStopping(monitor="val_auc", patience=2, mode="max", restore_best_weights=True)
     with contextlib.redirect_stdout(io.StringIO()):  # the peer prints its device and progress
-        model.fit(peer_inputs(data, "train"), data.labels["train"], batch_size=1024, epochs=epochs, verbose=0,
-                  validation_data=(peer_inputs(data, "valid"), data.labels["valid"]), callbacks=[stopper])
+        model.fit(
+            peer_inputs(data, "train"),
+            data.labels["train"],
+            batch_size=1024,
+            epochs=epochs,
+            verbose=0,
+            validation_data=(peer_inputs(data, "valid"), data.labels["valid"]),
+            callbacks=[stopper],
+        )
         p = model.predict(peer_inputs(data, "test"), batch_size=8192).ravel()
-    return {"test_auc": auc(data.labels["test"], p), "test_logloss": logloss(data.labels["test"], p),
-            "parameters": sum(t.numel() for t in model.parameters())}
+    return {
+        "test_auc": auc(data.labels["test"], p),
+        "test_logloss": logloss(data.labels["test"], p),
+        "parameters": sum(t.numel() for t in model.parameters()),
+    }
 
 
 def peer_throughput(data, epochs: int = 2) -> float:
@@ -110,22 +131,34 @@ def main() -> None:
         print(f"seed {seed}: " + ", ".join(f"{n} AUC {r[-1]['test_auc']:.4f}" for n, r in runs.items()), flush=True)
     speed = {}
     for name, config in variants.items():  # two epochs, no validation counted
-        timing = CTRConfig(model="autoint", architecture=config.architecture,
-                           trainer=TrainerConfig(epochs=2, patience=99, monitor="auc"))
+        timing = CTRConfig(
+            model="autoint",
+            architecture=config.architecture,
+            trainer=TrainerConfig(epochs=2, patience=99, monitor="auc"),
+        )
         speed[name] = train_ctr(timing, data, seed=0)["samples_per_second"]
     speed["deepctr_torch"] = peer_throughput(data, epochs=2)
 
     def summary(values):
-        return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                "values": values}
+        return {
+            "mean": statistics.mean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values,
+        }
 
-    result = {"threads": args.threads, "seeds": args.seeds, "train_rows": int(len(data.labels["train"])),
-              "deepctr_torch_version": __import__("deepctr_torch").__version__, "libraries": {}}
+    result = {
+        "threads": args.threads,
+        "seeds": args.seeds,
+        "train_rows": int(len(data.labels["train"])),
+        "deepctr_torch_version": __import__("deepctr_torch").__version__,
+        "libraries": {},
+    }
     for name, values in runs.items():
         result["libraries"][name] = {
             "test_auc": summary([r["test_auc"] for r in values]),
             "test_logloss": summary([r["test_logloss"] for r in values]),
-            "parameters": values[0]["parameters"], "samples_per_second": speed[name],
+            "parameters": values[0]["parameters"],
+            "samples_per_second": speed[name],
         }
     peer = result["libraries"]["deepctr_torch"]
     for name in variants:
@@ -134,14 +167,24 @@ def main() -> None:
         ours["speed_ratio_to_peer"] = ours["samples_per_second"] / peer["samples_per_second"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    labels = {"ours_paper_2x32": "sparseworks AutoInt, paper (2 heads x 32)",
-              "ours_matched_2x8": "sparseworks AutoInt, matched (2 heads x 8)",
-              "deepctr_torch": f"DeepCTR-Torch {result['deepctr_torch_version']} AutoInt (2 heads x 8)"}
+    labels = {
+        "ours_paper_2x32": "sparseworks AutoInt, paper (2 heads x 32)",
+        "ours_matched_2x8": "sparseworks AutoInt, matched (2 heads x 8)",
+        "deepctr_torch": f"DeepCTR-Torch {result['deepctr_torch_version']} AutoInt (2 heads x 8)",
+    }
     rows = [("model", "test AUC (mean ± std)", "logloss", "params", "train samples/s", "AUC - peer", "speed / peer")]
     for name, r in result["libraries"].items():
-        rows.append((labels[name], f"{r['test_auc']['mean']:.4f} ± {r['test_auc']['std']:.4f}",
-                     f"{r['test_logloss']['mean']:.4f}", str(r["parameters"]), f"{r['samples_per_second']:.0f}",
-                     f"{r.get('auc_minus_peer', 0.0):+.4f}", f"{r.get('speed_ratio_to_peer', 1.0):.2f}x"))
+        rows.append(
+            (
+                labels[name],
+                f"{r['test_auc']['mean']:.4f} ± {r['test_auc']['std']:.4f}",
+                f"{r['test_logloss']['mean']:.4f}",
+                str(r["parameters"]),
+                f"{r['samples_per_second']:.0f}",
+                f"{r.get('auc_minus_peer', 0.0):+.4f}",
+                f"{r.get('speed_ratio_to_peer', 1.0):.2f}x",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print(f"\nAutoInt on the ml100k CTR split (80/10/10, seed 2020), {args.threads} thread(s), {args.seeds} seed(s)")
     for row in rows:

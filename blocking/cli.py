@@ -21,7 +21,9 @@ app = typer.Typer(
 )
 
 
-@config_command(app, SimulateConfig, app_name="blocking", threads_default=1, uses_torch=False)  # the numpy model needs no torch threads
+@config_command(
+    app, SimulateConfig, app_name="blocking", threads_default=1, uses_torch=False
+)  # the numpy model needs no torch threads
 def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
     """Run the QG3 model; NetCDF output (member, time, level, lat, lon) in the run folder.
 
@@ -47,8 +49,10 @@ def simulate(config: SimulateConfig, run: Run) -> tuple[dict, str]:
     from blocking.qg3.run import run_simulate
 
     metrics = run_simulate(config, run.folder, progress=run.progress)
-    summary = (f"{metrics['member_years']:g} member-years in {metrics['wall_seconds']:.1f} s: "
-               f"{metrics['member_years_per_wall_minute']:.2f} member-years per wall minute; finite={metrics['finite']}")
+    summary = (
+        f"{metrics['member_years']:g} member-years in {metrics['wall_seconds']:.1f} s: "
+        f"{metrics['member_years_per_wall_minute']:.2f} member-years per wall minute; finite={metrics['finite']}"
+    )
     return metrics, summary
 
 
@@ -70,10 +74,11 @@ def forcing(config: ForcingConfig, run: Run) -> tuple[dict, str]:
     from blocking.qg3.forcing_io import run_forcing
 
     metrics = run_forcing(config, run.folder)
-    summary = (f"forcing from {metrics['samples']} samples -> {run.folder / metrics['forcing']}; "
-               f"relative rms vs reference {metrics['relative_rms_vs_reference']:.4f}")
+    summary = (
+        f"forcing from {metrics['samples']} samples -> {run.folder / metrics['forcing']}; "
+        f"relative rms vs reference {metrics['relative_rms_vs_reference']:.4f}"
+    )
     return metrics, summary
-
 
 
 # The blocking science (events, dataset, train, explain, sparse-model, transfer, era5-request)

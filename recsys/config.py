@@ -119,7 +119,8 @@ class TopKConfig:
         if metric not in ("recall", "ndcg") or not cutoff.isdigit() or self.trainer.mode != "max":
             raise ConfigError(
                 f"TopKConfig.trainer: early stopping monitors recall@K or ndcg@K with mode 'max'; "
-                f"got {self.trainer.monitor!r} with mode {self.trainer.mode!r}", field="monitor",
+                f"got {self.trainer.monitor!r} with mode {self.trainer.mode!r}",
+                field="monitor",
             )
         if int(cutoff) not in self.ks:
             raise ConfigError(
@@ -207,7 +208,8 @@ class CTRConfig:
         if wanted.get(self.trainer.monitor) != self.trainer.mode:
             raise ConfigError(
                 f"CTRConfig.trainer: early stopping monitors 'auc' (mode 'max') or 'logloss' (mode 'min'); "
-                f"got {self.trainer.monitor!r} with mode {self.trainer.mode!r}", field="monitor",
+                f"got {self.trainer.monitor!r} with mode {self.trainer.mode!r}",
+                field="monitor",
             )
 
     def resolved_architecture(self) -> AutoIntConfig:

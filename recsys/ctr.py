@@ -66,8 +66,11 @@ def prepare_ctr(table: CTRTable, config: CTRConfig) -> CTRData:
             )
     encoder = FieldEncoder(table.fields, config.min_count).fit(table.values, parts["train"])
     encoded = encoder.transform(table.values)
-    return CTRData(ids={k: encoded[v] for k, v in parts.items()}, labels={k: table.labels[v] for k, v in parts.items()},
-                   encoder=encoder)
+    return CTRData(
+        ids={k: encoded[v] for k, v in parts.items()},
+        labels={k: table.labels[v] for k, v in parts.items()},
+        encoder=encoder,
+    )
 
 
 @torch.no_grad()
@@ -105,8 +108,9 @@ def train_ctr(
     """
     device = torch.device(device)
     ctx = context()
-    model = AutoInt(data.cardinalities, config.resolved_architecture(),
-                    generator=torch.Generator().manual_seed(seed)).to(device)
+    model = AutoInt(
+        data.cardinalities, config.resolved_architecture(), generator=torch.Generator().manual_seed(seed)
+    ).to(device)
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -130,8 +134,16 @@ def train_ctr(
         p = predict(model, data.ids["valid"], device)
         return {"auc": auc(data.labels["valid"], p), "logloss": logloss(data.labels["valid"], p)}
 
-    result = fit(model, optimizer, batches, loss, evaluate, config.trainer,
-                 folder=folder if ctx.is_main else None, progress=progress and ctx.is_main)
+    result = fit(
+        model,
+        optimizer,
+        batches,
+        loss,
+        evaluate,
+        config.trainer,
+        folder=folder if ctx.is_main else None,
+        progress=progress and ctx.is_main,
+    )
     p = predict(model, data.ids["test"], device)
     return {
         "test_auc": auc(data.labels["test"], p),
@@ -153,13 +165,20 @@ def load_ctr_data(config: CTRConfig, folder: Path | None = None) -> CTRData:
 
     table = load_ctr_table(folder if folder is not None else ml100k_folder())
     if config.max_rows is not None:
-        table = CTRTable(table.fields, {k: v[: config.max_rows] for k, v in table.values.items()},
-                         table.labels[: config.max_rows])
+        table = CTRTable(
+            table.fields, {k: v[: config.max_rows] for k, v in table.values.items()}, table.labels[: config.max_rows]
+        )
     return prepare_ctr(table, config)
 
 
-def run_ctr(config: CTRConfig, *, seed: int = 0, device: torch.device | str = "cpu",
-            folder: Path | None = None, progress: bool = False) -> dict:
+def run_ctr(
+    config: CTRConfig,
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    folder: Path | None = None,
+    progress: bool = False,
+) -> dict:
     """Loads, splits and encodes the dataset, then :func:`train_ctr`; what ``sparseworks recsys ctr`` runs.
 
     Under ``torchrun`` every process calls this: it joins the process group from the
@@ -168,5 +187,6 @@ def run_ctr(config: CTRConfig, *, seed: int = 0, device: torch.device | str = "c
     pass a ``folder``.
     """
     with process_group(device) as local_device:
-        return train_ctr(config, load_ctr_data(config), seed=seed, device=local_device, folder=folder,
-                         progress=progress)
+        return train_ctr(
+            config, load_ctr_data(config), seed=seed, device=local_device, folder=folder, progress=progress
+        )

@@ -28,8 +28,15 @@ from torch import Tensor, nn
 from sparse_core.masks import masked_parameters
 
 __all__ = [
-    "DistContext", "broadcast_masks", "context", "init_from_env", "launched", "local_device", "local_slice",
-    "masks_digest", "process_group",
+    "DistContext",
+    "broadcast_masks",
+    "context",
+    "init_from_env",
+    "launched",
+    "local_device",
+    "local_slice",
+    "masks_digest",
+    "process_group",
 ]
 
 log = logging.getLogger(__name__)

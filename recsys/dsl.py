@@ -50,8 +50,9 @@ def column_mask(mask: Mask, generator: torch.Generator) -> Mask:
     return Mask(out)
 
 
-def sparsify(model: nn.Module, density: float, generator: torch.Generator, rescale: bool = False,
-             initial_mask: str = "random") -> Mask:
+def sparsify(
+    model: nn.Module, density: float, generator: torch.Generator, rescale: bool = False, initial_mask: str = "random"
+) -> Mask:
     """Masks every parameter with >= 2 dimensions of ``model`` at random, in place.
 
     Args:
@@ -76,7 +77,10 @@ def sparsify(model: nn.Module, density: float, generator: torch.Generator, resca
 
 
 def make_updater(
-    model: nn.Module, optimizer: torch.optim.Optimizer, config: DSLConfig, planned_steps: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: DSLConfig,
+    planned_steps: int,
     generator: torch.Generator | None = None,
 ) -> DynamicSparseUpdater:
     """The prune-and-regrow updater for a model masked by :func:`sparsify`.
@@ -93,8 +97,12 @@ def make_updater(
     """
     end_step = max(config.update_every, math.floor(config.end_fraction * planned_steps))
     dynamic = DynamicSparseConfig(
-        regrowth=config.regrowth, update_every=config.update_every, end_step=end_step,
-        initial_fraction=config.initial_fraction, decay="cosine", budget=config.budget,
+        regrowth=config.regrowth,
+        update_every=config.update_every,
+        end_step=end_step,
+        initial_fraction=config.initial_fraction,
+        decay="cosine",
+        budget=config.budget,
     )
     return DynamicSparseUpdater(model, optimizer, dynamic, generator=generator)
 
@@ -118,5 +126,9 @@ def parameter_counts(model: nn.Module) -> dict[str, int | float | dict[str, floa
             densities[name] = kept / param.numel()
         else:
             nonzeros += param.numel()
-    return {"nonzeros": nonzeros, "dense_parameters": dense, "density": nonzeros / max(dense, 1),
-            "tensor_densities": densities}
+    return {
+        "nonzeros": nonzeros,
+        "dense_parameters": dense,
+        "density": nonzeros / max(dense, 1),
+        "tensor_densities": densities,
+    }

@@ -33,14 +33,23 @@ __all__ = ["TopKConfig", "build_model", "load_split", "run_topk", "sample_negati
 log = logging.getLogger(__name__)
 
 
-def build_model(config: TopKConfig, train: Interactions, device: torch.device, generator: torch.Generator) -> EmbeddingRanker:
+def build_model(
+    config: TopKConfig, train: Interactions, device: torch.device, generator: torch.Generator
+) -> EmbeddingRanker:
     """An MF or LightGCN model for the id space of ``train`` (LightGCN's graph is ``train``)."""
     if config.model == "mf":
         model = MF(train.num_users, train.num_items, config.embedding_dim, config.joint_table, generator=generator)
         return model.to(device)
     adjacency = normalized_adjacency(train.users, train.items, train.num_users, train.num_items, device=device)
-    model = LightGCN(train.num_users, train.num_items, adjacency, config.embedding_dim, config.layers,
-                     config.joint_table, generator=generator)
+    model = LightGCN(
+        train.num_users,
+        train.num_items,
+        adjacency,
+        config.embedding_dim,
+        config.layers,
+        config.joint_table,
+        generator=generator,
+    )
     return model.to(device)
 
 
@@ -99,12 +108,14 @@ def train_topk(
     generator = torch.Generator().manual_seed(seed)
     model = build_model(config, train, device, generator)
     if config.dsl.sparse:
-        sparsify(model, config.dsl.density, generator, rescale=config.dsl.rescale_init,
-                 initial_mask=config.dsl.initial_mask)
+        sparsify(
+            model, config.dsl.density, generator, rescale=config.dsl.rescale_init, initial_mask=config.dsl.initial_mask
+        )
         empty = [name for name, density in parameter_counts(model)["tensor_densities"].items() if density == 0]
         if empty:
-            raise ConfigError(f"DSLConfig.density {config.dsl.density:g} keeps no weight of {', '.join(empty)}",
-                              field="density")
+            raise ConfigError(
+                f"DSLConfig.density {config.dsl.density:g} keeps no weight of {', '.join(empty)}", field="density"
+            )
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -114,8 +125,13 @@ def train_topk(
     steps_per_epoch = -(-len(train) // config.batch_size)
     updater = None
     if config.dsl.sparse:
-        updater = make_updater(model, optimizer, config.dsl, steps_per_epoch * config.trainer.epochs,
-                               generator=torch.Generator().manual_seed(seed + 1))
+        updater = make_updater(
+            model,
+            optimizer,
+            config.dsl,
+            steps_per_epoch * config.trainer.epochs,
+            generator=torch.Generator().manual_seed(seed + 1),
+        )
 
     def after_step(step: int) -> None:
         if updater is not None and updater.step(step):
@@ -141,8 +157,12 @@ def train_topk(
     train_matrix = user_item_matrix(train.users, train.items, train.num_users, train.num_items)
     valid_matrix = user_item_matrix(split.valid.users, split.valid.items, train.num_users, train.num_items)
     test_matrix = user_item_matrix(split.test.users, split.test.items, train.num_users, train.num_items)
-    known = user_item_matrix(np.concatenate([train.users, split.valid.users]),
-                             np.concatenate([train.items, split.valid.items]), train.num_users, train.num_items)
+    known = user_item_matrix(
+        np.concatenate([train.users, split.valid.users]),
+        np.concatenate([train.items, split.valid.items]),
+        train.num_users,
+        train.num_items,
+    )
 
     def score(users: Tensor) -> Tensor:
         return model.score_users(users.to(device))
@@ -150,34 +170,45 @@ def train_topk(
     def evaluate() -> dict[str, float]:
         return topk_metrics(score, valid_matrix, train_matrix, config.ks)
 
-    result = fit(model, optimizer, batches, loss, evaluate, config.trainer, after_step=after_step,
-                 folder=folder if ctx.is_main else None, progress=progress and ctx.is_main)
+    result = fit(
+        model,
+        optimizer,
+        batches,
+        loss,
+        evaluate,
+        config.trainer,
+        after_step=after_step,
+        folder=folder if ctx.is_main else None,
+        progress=progress and ctx.is_main,
+    )
     model.eval()
     test = topk_metrics(score, test_matrix, known, config.ks)
     counts = parameter_counts(model)
     sparse_macs = topk_macs(model, config.batch_size)
     dense_macs = topk_macs(model, config.batch_size, dense=True)
     metrics = {name: test[name] for name in test if name != "users"}
-    metrics.update({
-        "nonzeros": counts["nonzeros"],
-        "dense_parameters": counts["dense_parameters"],
-        "density": counts["density"],
-        "tensor_densities": counts["tensor_densities"],
-        "epoch_seconds": result.epoch_seconds,
-        "samples_per_second": result.samples_per_second * ctx.world_size,
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "steps": result.steps,
-        "train_macs_per_step": sparse_macs["train_macs_per_step"],
-        "dense_train_macs_per_step": dense_macs["train_macs_per_step"],
-        "inference_macs": sparse_macs["inference_macs"],
-        "dense_inference_macs": dense_macs["inference_macs"],
-        "exploration_rate": updater.exploration_rate() if updater is not None else 1.0,
-        "mask_updates": updater.updates_done if updater is not None else 0,
-        "valid": result.best_metrics,
-        "world_size": ctx.world_size,
-        "epochs": result.history,
-    })
+    metrics.update(
+        {
+            "nonzeros": counts["nonzeros"],
+            "dense_parameters": counts["dense_parameters"],
+            "density": counts["density"],
+            "tensor_densities": counts["tensor_densities"],
+            "epoch_seconds": result.epoch_seconds,
+            "samples_per_second": result.samples_per_second * ctx.world_size,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "steps": result.steps,
+            "train_macs_per_step": sparse_macs["train_macs_per_step"],
+            "dense_train_macs_per_step": dense_macs["train_macs_per_step"],
+            "inference_macs": sparse_macs["inference_macs"],
+            "dense_inference_macs": dense_macs["inference_macs"],
+            "exploration_rate": updater.exploration_rate() if updater is not None else 1.0,
+            "mask_updates": updater.updates_done if updater is not None else 0,
+            "valid": result.best_metrics,
+            "world_size": ctx.world_size,
+            "epochs": result.history,
+        }
+    )
     if updater is not None:
         updater.close()
     return metrics
@@ -192,8 +223,14 @@ def load_split(config: TopKConfig, folder: Path | None = None) -> TopKSplit:
     return split_per_user(interactions, config.test_fraction, config.valid_fraction, config.split_seed)
 
 
-def run_topk(config: TopKConfig, *, seed: int = 0, device: torch.device | str = "cpu",
-             folder: Path | None = None, progress: bool = False) -> dict:
+def run_topk(
+    config: TopKConfig,
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    folder: Path | None = None,
+    progress: bool = False,
+) -> dict:
     """Loads and splits the dataset, then :func:`train_topk`; what ``sparseworks recsys topk`` runs.
 
     Under ``torchrun`` every process calls this: it joins the process group from the
@@ -202,5 +239,4 @@ def run_topk(config: TopKConfig, *, seed: int = 0, device: torch.device | str = 
     pass a ``folder``.
     """
     with process_group(device) as local_device:
-        return train_topk(config, load_split(config), seed=seed, device=local_device, folder=folder,
-                          progress=progress)
+        return train_topk(config, load_split(config), seed=seed, device=local_device, folder=folder, progress=progress)

@@ -181,7 +181,9 @@ def fit(
             with atomic_write(Path(folder) / "metrics.json", "w") as handle:
                 json.dump({"epochs": result.history}, handle, indent=1)
         if stop:
-            log.info("early stop at epoch %d: no %s improvement in %d evaluations", epoch, config.monitor, config.patience)
+            log.info(
+                "early stop at epoch %d: no %s improvement in %d evaluations", epoch, config.monitor, config.patience
+            )
             break
     model.load_state_dict(best_state)
     return result

@@ -23,7 +23,13 @@ from sparse_core.gates import DEFAULT_STRETCH, DEFAULT_TEMPERATURE, HardConcrete
 from sparse_core.schedules import cubic_sparsity
 
 __all__ = [
-    "ActivationChoice", "GatedMLP", "IDENTITY", "OFF", "RELU", "ReluBudgetSchedule", "expected_relu_count",
+    "ActivationChoice",
+    "GatedMLP",
+    "IDENTITY",
+    "OFF",
+    "RELU",
+    "ReluBudgetSchedule",
+    "expected_relu_count",
     "relu_budget_penalty",
 ]
 

@@ -113,9 +113,7 @@ def erk(
     return {name: 1.0 if name in dense else eps * raw[name] for name in shapes}
 
 
-def counts(
-    shapes: Shapes, densities: Mapping[str, float], density: float | None = None
-) -> dict[str, int]:
+def counts(shapes: Shapes, densities: Mapping[str, float], density: float | None = None) -> dict[str, int]:
     """Integer nonzero counts per layer whose total meets the budget exactly.
 
     Largest-remainder (Hamilton) rounding of ``densities[l] * numel_l``: floors first, then

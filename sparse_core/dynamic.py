@@ -317,7 +317,11 @@ class DynamicSparseUpdater:
         moved = sum(int((old_mask[n] & ~new_mask[n]).sum()) for n in old_mask)
         logger.info(
             "step %d: replaced %d of %d active weights (fraction %.4f), exploration rate %.4f",
-            step, moved, new_mask.nonzeros(), fraction, self.exploration_rate(),
+            step,
+            moved,
+            new_mask.nonzeros(),
+            fraction,
+            self.exploration_rate(),
         )
         for name, density in new_mask.layer_densities().items():
             logger.debug("step %d: %s density %.4f", step, name, density)

@@ -90,7 +90,9 @@ def compact_mlp(
     for i, (kept, constant) in enumerate(zip(keep, constant_outputs)):
         width = weights[i].shape[0]
         if kept.dtype != torch.bool or kept.shape != (width,):
-            raise ValueError(f"keep[{i}] must be a bool tensor of shape ({width},), found {kept.dtype} {tuple(kept.shape)}")
+            raise ValueError(
+                f"keep[{i}] must be a bool tensor of shape ({width},), found {kept.dtype} {tuple(kept.shape)}"
+            )
         kept = kept.to(weights[i].device)
         if constant is not None:
             if constant.shape != (width,):

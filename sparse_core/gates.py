@@ -19,8 +19,14 @@ import torch
 from torch import nn
 
 __all__ = [
-    "DEFAULT_STRETCH", "DEFAULT_TEMPERATURE", "GatedLinear", "HardConcreteGate", "NeuronGates", "along_feature_dim",
-    "l0_penalty", "reset_linear",
+    "DEFAULT_STRETCH",
+    "DEFAULT_TEMPERATURE",
+    "GatedLinear",
+    "HardConcreteGate",
+    "NeuronGates",
+    "along_feature_dim",
+    "l0_penalty",
+    "reset_linear",
 ]
 
 DEFAULT_STRETCH = (-0.1, 1.1)
@@ -71,8 +77,7 @@ def along_feature_dim(gate_values: torch.Tensor, x: torch.Tensor, feature_dim: i
     """
     if x.dim() == 0 or x.shape[feature_dim] != gate_values.numel():
         raise ValueError(
-            f"expected an input with {gate_values.numel()} features along dim {feature_dim}, "
-            f"got shape {tuple(x.shape)}"
+            f"expected an input with {gate_values.numel()} features along dim {feature_dim}, got shape {tuple(x.shape)}"
         )
     shape = [1] * x.dim()
     shape[feature_dim] = -1
@@ -126,9 +131,7 @@ class HardConcreteGate(nn.Module):
         self.temperature = float(temperature)
         self.stretch = (float(gamma), float(zeta))
         initial_log_alpha = math.log(init_keep_probability) - math.log1p(-init_keep_probability)
-        self.log_alpha = nn.Parameter(
-            torch.full((num_gates,), initial_log_alpha, device=device, dtype=dtype)
-        )
+        self.log_alpha = nn.Parameter(torch.full((num_gates,), initial_log_alpha, device=device, dtype=dtype))
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draws one stochastic gate vector, differentiable in ``log_alpha`` (reparameterisation).

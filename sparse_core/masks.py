@@ -24,7 +24,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-__all__ = ["Mask", "MaskParametrization", "apply_mask", "default_prunable", "effective_parameters", "masked_parameters", "named_parameters", "remove_masks", "set_mask", "zero_masked_"]
+__all__ = [
+    "Mask",
+    "MaskParametrization",
+    "apply_mask",
+    "default_prunable",
+    "effective_parameters",
+    "masked_parameters",
+    "named_parameters",
+    "remove_masks",
+    "set_mask",
+    "zero_masked_",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +103,7 @@ class Mask(Mapping[str, Tensor]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mask):
             return NotImplemented
-        return self.keys() == other.keys() and all(
-            torch.equal(self[k].cpu(), other[k].cpu()) for k in self
-        )
+        return self.keys() == other.keys() and all(torch.equal(self[k].cpu(), other[k].cpu()) for k in self)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -170,9 +179,7 @@ class Mask(Mapping[str, Tensor]):
 
     # Construction -------------------------------------------------------------------------
     @classmethod
-    def ones_like(
-        cls, model: nn.Module, include: Callable[[str, Tensor], bool] = default_prunable
-    ) -> Mask:
+    def ones_like(cls, model: nn.Module, include: Callable[[str, Tensor], bool] = default_prunable) -> Mask:
         """An all-True mask over the parameters of ``model`` selected by ``include``.
 
         Args:
@@ -269,9 +276,7 @@ class MaskParametrization(nn.Module):
         return state
 
 
-def _walk(
-    module: nn.Module, prefix: str = "", seen: set[int] | None = None
-) -> Iterator[tuple[str, nn.Module]]:
+def _walk(module: nn.Module, prefix: str = "", seen: set[int] | None = None) -> Iterator[tuple[str, nn.Module]]:
     """Yields (dotted path prefix, module) once per module, skipping parametrization containers."""
     seen = set() if seen is None else seen
     if id(module) in seen:

@@ -48,9 +48,7 @@ def _check_same_layout(state_dicts: Sequence[Mapping[str, Tensor]]) -> None:
                 )
 
 
-def average_state_dicts(
-    state_dicts: Sequence[Mapping[str, Tensor]], mask: Mask | None = None
-) -> dict[str, Tensor]:
+def average_state_dicts(state_dicts: Sequence[Mapping[str, Tensor]], mask: Mask | None = None) -> dict[str, Tensor]:
     """The uniform average of state dicts of runs that share one mask (Zimmer et al. 2024, eq. 1).
 
     Floating-point entries are averaged (accumulated in float64). Bool entries, such as the

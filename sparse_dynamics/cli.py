@@ -50,8 +50,10 @@ def train(config: TrainRunConfig, run: Run) -> tuple[dict, str]:
 
     metrics = train_run(config, run.folder, progress=run.progress)
     horizon = metrics["rollout_horizon"]
-    return metrics, (f"{metrics['task']}: one-step error {metrics['one_step_error']:.3e}, {horizon}-step error "
-                     f"{metrics[f'rollout{horizon}_error']:.3e} (MSE / state std², held-out)")
+    return metrics, (
+        f"{metrics['task']}: one-step error {metrics['one_step_error']:.3e}, {horizon}-step error "
+        f"{metrics[f'rollout{horizon}_error']:.3e} (MSE / state std², held-out)"
+    )
 
 
 @config_command(app, SparsifyRunConfig, app_name="dynamics")
@@ -70,9 +72,11 @@ def sparsify(config: SparsifyRunConfig, run: Run) -> tuple[dict, str]:
     from sparse_dynamics.experiments import sparsify_run
 
     metrics = sparsify_run(config, run.folder, progress=run.progress)
-    return metrics, (f"{metrics['task']}: ReLUs {metrics['relu_counts']} (budget {config.relu_budget}); one-step "
-                     f"{metrics['one_step_error']:.3e} (dense {metrics['dense_one_step_error']:.3e}); compact vs gated "
-                     f"max diff {metrics['compact_max_abs_diff']:.1e}")
+    return metrics, (
+        f"{metrics['task']}: ReLUs {metrics['relu_counts']} (budget {config.relu_budget}); one-step "
+        f"{metrics['one_step_error']:.3e} (dense {metrics['dense_one_step_error']:.3e}); compact vs gated "
+        f"max diff {metrics['compact_max_abs_diff']:.1e}"
+    )
 
 
 @config_command(app, ParetoRunConfig, app_name="dynamics")

@@ -133,9 +133,14 @@ class CompactNetwork:
             arrays[f"{block.name}.bias"] = block.bias
             described.append({"name": block.name, "units": block.units, "inputs": inputs, "bias": f"{block.name}.bias"})
         description = {
-            "format": FORMAT, "input_dim": self.input_dim, "output_dim": self.output_dim,
-            "relu_count": self.relu_count, "arrays": path.name,
-            "layers": described[:-1], "output": described[-1], "metadata": self.metadata,
+            "format": FORMAT,
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "relu_count": self.relu_count,
+            "arrays": path.name,
+            "layers": described[:-1],
+            "output": described[-1],
+            "metadata": self.metadata,
             "semantics": "a_0 = input; a_k = relu(bias_k + sum_j W_kj a_j); output = bias + sum_j V_j a_j",
         }
         with atomic_write(path, "wb") as handle:
@@ -163,8 +168,9 @@ class CompactNetwork:
         description_path = path.with_suffix(".json")
         for needed in (path, description_path):
             if not needed.exists():
-                raise FileNotFoundError(f"compact network file {needed} not found "
-                                        f"(write one with `sparseworks dynamics sparsify`)")
+                raise FileNotFoundError(
+                    f"compact network file {needed} not found (write one with `sparseworks dynamics sparsify`)"
+                )
         description = read_json(description_path, f"the JSON description of a compact network ({FORMAT})")
         structure = _Structure(description_path, description)
         arrays = read_npz(path, f"the arrays of a compact network ({FORMAT})")
@@ -180,8 +186,11 @@ class _Structure:
     def __init__(self, path: Path, description: dict) -> None:
         self.path = path
         if description.get("format") != FORMAT:
-            self.fail("format", f"expected {FORMAT!r} (a compact network written by `sparseworks dynamics sparsify`), "
-                                f"found {description.get('format')!r}")
+            self.fail(
+                "format",
+                f"expected {FORMAT!r} (a compact network written by `sparseworks dynamics sparsify`), "
+                f"found {description.get('format')!r}",
+            )
         self.description = description
         self.input_dim = self.count("input_dim", description.get("input_dim"))
         layers, output = description.get("layers"), description.get("output")
@@ -225,14 +234,18 @@ class _Structure:
                 self.fail(place, f"expected a JSON object with 'from' and 'weight', found {_kind(source)}")
             origin = source.get("from")
             if not isinstance(origin, str) or origin not in self.sizes:
-                self.fail(f"{place}.from", f"expected the input or an earlier layer ({', '.join(self.sizes)}), "
-                                           f"found {origin!r}")
+                self.fail(
+                    f"{place}.from",
+                    f"expected the input or an earlier layer ({', '.join(self.sizes)}), found {origin!r}",
+                )
             if origin in weights:
                 self.fail(f"{place}.from", f"source {origin!r} is listed twice")
             expected = (units, self.sizes[origin])
             if "shape" in source and source["shape"] != list(expected):
-                self.fail(f"{place}.shape", f"expected {list(expected)} ({units} units from {origin!r}), "
-                                            f"found {source['shape']!r}")
+                self.fail(
+                    f"{place}.shape",
+                    f"expected {list(expected)} ({units} units from {origin!r}), found {source['shape']!r}",
+                )
             weights[origin] = _array(arrays, source.get("weight"), expected, npz, self.path, f"{place}.weight")
         bias = _array(arrays, entry.get("bias"), (units,), npz, self.path, f"{where}.bias")
         self.sizes[name] = units
@@ -252,9 +265,12 @@ class _Structure:
             state_dim = self.count("metadata.state_dim", state_dim)
             action_dim = self.count("metadata.action_dim", action_dim, minimum=0)
             if (network.input_dim, network.output_dim) != (state_dim + action_dim, state_dim):
-                self.fail("metadata", f"a residual dynamics network of {state_dim} states and {action_dim} actions "
-                                      f"maps {state_dim + action_dim} inputs to {state_dim} outputs, found "
-                                      f"{network.input_dim} inputs and {network.output_dim} outputs")
+                self.fail(
+                    "metadata",
+                    f"a residual dynamics network of {state_dim} states and {action_dim} actions "
+                    f"maps {state_dim + action_dim} inputs to {state_dim} outputs, found "
+                    f"{network.input_dim} inputs and {network.output_dim} outputs",
+                )
 
     def check_graph_part(self, network: CompactNetwork) -> None:
         """An exported graph model's layout, and the sizes of its edge or node network (`graph_step`)."""
@@ -265,8 +281,10 @@ class _Structure:
         dim = self.count("metadata.layout.node_state_dim", layout.get("node_state_dim"))
         types = self.count("metadata.layout.type_count", layout.get("type_count"))
         node_types = layout.get("node_types")
-        if not isinstance(node_types, list) or len(node_types) != count or not all(
-            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < types for t in node_types
+        if (
+            not isinstance(node_types, list)
+            or len(node_types) != count
+            or not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < types for t in node_types)
         ):
             self.fail("metadata.layout.node_types", f"expected {count} integers in [0, {types}), found {node_types!r}")
         actuated = layout.get("actuated_node")
@@ -282,27 +300,34 @@ class _Structure:
         else:
             self.fail("metadata.part", f"expected 'edge' or 'node' for a network with a graph layout, found {part!r}")
         if network.input_dim != expected[0] or expected[1] is not None and network.output_dim != expected[1]:
-            self.fail("input_dim", f"the {part} network of this layout takes {expected[0]} inputs"
-                                   + (f" and gives {expected[1]} outputs" if expected[1] is not None else "")
-                                   + f", found {network.input_dim} inputs and {network.output_dim} outputs")
+            self.fail(
+                "input_dim",
+                f"the {part} network of this layout takes {expected[0]} inputs"
+                + (f" and gives {expected[1]} outputs" if expected[1] is not None else "")
+                + f", found {network.input_dim} inputs and {network.output_dim} outputs",
+            )
 
 
 def _kind(value: object) -> str:
     return "nothing" if value is None else f"a JSON {type(value).__name__} ({str(value)[:40]})"
 
 
-def _array(arrays: dict[str, np.ndarray], key: object, shape: tuple[int, ...], npz: Path, json_path: Path,
-           field: str) -> np.ndarray:
+def _array(
+    arrays: dict[str, np.ndarray], key: object, shape: tuple[int, ...], npz: Path, json_path: Path, field: str
+) -> np.ndarray:
     """The array ``key`` of the npz file, checked for shape and finiteness."""
     if not isinstance(key, str) or key not in arrays:
-        raise InputError(f"{json_path}: field {field!r}: names array {key!r}, which {npz.name} does not hold "
-                         f"(it holds {len(arrays)} arrays)")
+        raise InputError(
+            f"{json_path}: field {field!r}: names array {key!r}, which {npz.name} does not hold "
+            f"(it holds {len(arrays)} arrays)"
+        )
     array = arrays[key]
     if array.shape != shape:
         raise InputError(f"{npz}: array {key!r}: expected shape {shape}, found {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise InputError(f"{npz}: array {key!r}: expected finite values, found {int((~np.isfinite(array)).sum())} "
-                         f"NaN/inf entries")
+        raise InputError(
+            f"{npz}: array {key!r}: expected finite values, found {int((~np.isfinite(array)).sum())} NaN/inf entries"
+        )
     return array
 
 
@@ -314,7 +339,10 @@ def graph_step(edge: CompactNetwork, node: CompactNetwork, state: np.ndarray, ac
     """
     layout = edge.metadata["layout"]
     count, dim, types = layout["node_count"], layout["node_state_dim"], layout["type_count"]
-    state, action = np.atleast_2d(np.asarray(state, dtype=np.float64)), np.atleast_2d(np.asarray(action, dtype=np.float64))
+    state, action = (
+        np.atleast_2d(np.asarray(state, dtype=np.float64)),
+        np.atleast_2d(np.asarray(action, dtype=np.float64)),
+    )
     positions = state.reshape(len(state), count, dim)
     onehot = np.eye(types)[layout["node_types"]]
     messages = np.zeros((len(state), count, edge.output_dim))
@@ -322,7 +350,10 @@ def graph_step(edge: CompactNetwork, node: CompactNetwork, state: np.ndarray, ac
         for j in range(count):
             if i != j:
                 features = np.concatenate(
-                    [positions[:, j] - positions[:, i], np.broadcast_to(np.concatenate([onehot[i], onehot[j]]), (len(state), 2 * types))],
+                    [
+                        positions[:, j] - positions[:, i],
+                        np.broadcast_to(np.concatenate([onehot[i], onehot[j]]), (len(state), 2 * types)),
+                    ],
                     axis=-1,
                 )
                 messages[:, i] += edge(features)

@@ -97,8 +97,14 @@ def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
 
 
 def _type_name(kind: type) -> str:
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list",
-             type(None): "nothing"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        tuple: "a list",
+        type(None): "nothing",
+    }
     if kind in names:
         return names[kind]
     if isinstance(kind, type) and issubclass(kind, Path):
@@ -134,8 +140,10 @@ def _check_types(instance: object) -> bool:
             (item_kind, *_) = typing.get_args(hints[f.name]) or (object,)
             bad = [item for item in value if not _is_instance(item, item_kind)]
             if bad:
-                raise ConfigError(f"{where} must be a list of {_type_name(item_kind).split(' ', 1)[1]}s, found {bad[0]!r}",
-                                  field=f.name)
+                raise ConfigError(
+                    f"{where} must be a list of {_type_name(item_kind).split(' ', 1)[1]}s, found {bad[0]!r}",
+                    field=f.name,
+                )
         if not accepted:
             expected = " or ".join(_type_name(kind) for kind in kinds)
             raise ConfigError(f"{where} must be {expected}, found {_type_name(type(value))} ({value!r})", field=f.name)
@@ -445,7 +453,9 @@ class SparsifyRecipe:
 
     def for_budget(self, relu_budget: int, rollout_steps: int = 1) -> SparsifyConfig:
         """The recipe applied to one budget, with the rollout loss of ``rollout_steps`` steps."""
-        phase = dict(batch_size=self.batch_size, gate_learning_rate=self.gate_learning_rate, rollout_steps=rollout_steps)
+        phase = dict(
+            batch_size=self.batch_size, gate_learning_rate=self.gate_learning_rate, rollout_steps=rollout_steps
+        )
         return SparsifyConfig(
             relu_budget,
             train=TrainConfig(steps=self.sparsify_steps, learning_rate=self.learning_rate, **phase),
@@ -560,8 +570,10 @@ class ParetoConfig:
             raise ConfigError("ParetoConfig.budgets: give at least one ReLU budget", field="budgets")
         repeated = sorted({budget for budget in self.budgets if self.budgets.count(budget) > 1})
         if repeated:
-            raise ConfigError(f"ParetoConfig.budgets: budget {repeated[0]} is listed more than once; give each budget once",
-                              field="budgets")
+            raise ConfigError(
+                f"ParetoConfig.budgets: budget {repeated[0]} is listed more than once; give each budget once",
+                field="budgets",
+            )
         _check_budget(max(self.budgets), self.dense, "ParetoConfig.budgets", "budgets")
 
 

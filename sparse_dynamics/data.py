@@ -26,8 +26,17 @@ from sparse_dynamics.readers import read_bytes, read_json, read_npz, zip_member_
 from sparse_dynamics.tasks import TASK_NAMES, Task, make_task
 
 __all__ = [
-    "CollectConfig", "DatasetSummary", "MAX_ABS_VALUE", "TransitionData", "collect", "dataset_files",
-    "describe_dataset", "load_dataset", "save_dataset", "split_episodes", "validate",
+    "CollectConfig",
+    "DatasetSummary",
+    "MAX_ABS_VALUE",
+    "TransitionData",
+    "collect",
+    "dataset_files",
+    "describe_dataset",
+    "load_dataset",
+    "save_dataset",
+    "split_episodes",
+    "validate",
 ]
 
 FORMAT = "sparseworks.dynamics.dataset/1"
@@ -114,10 +123,16 @@ def save_dataset(data: TransitionData, path: Path | str, extra: dict | None = No
         np.savez(handle, states=data.states, actions=data.actions)
     task = data.make_task()
     description = {
-        "format": FORMAT, "task": data.task, "task_options": data.task_options,
-        "state_dim": task.state_dim, "action_dim": task.action_dim,
-        "state_names": list(task.state_names), "action_names": list(task.action_names),
-        "episodes": data.episodes, "steps": data.steps, **(extra or {}),
+        "format": FORMAT,
+        "task": data.task,
+        "task_options": data.task_options,
+        "state_dim": task.state_dim,
+        "action_dim": task.action_dim,
+        "state_names": list(task.state_names),
+        "action_names": list(task.action_names),
+        "episodes": data.episodes,
+        "steps": data.steps,
+        **(extra or {}),
     }
     with atomic_write(path.with_suffix(".json"), "w") as handle:
         json.dump(description, handle, indent=2)
@@ -141,28 +156,47 @@ def validate(data: TransitionData, path: Path | str = "<memory>") -> TransitionD
     task = data.make_task()
     states, actions = data.states, data.actions
     if states.ndim != 3 or states.shape[2] != task.state_dim:
-        _fail(path, "states", f"expected shape (episodes, steps + 1, {task.state_dim}) for task {data.task!r} "
-                              f"(state {', '.join(task.state_names)}), found {states.shape}")
+        _fail(
+            path,
+            "states",
+            f"expected shape (episodes, steps + 1, {task.state_dim}) for task {data.task!r} "
+            f"(state {', '.join(task.state_names)}), found {states.shape}",
+        )
     if actions.ndim != 3 or actions.shape[2] != task.action_dim:
-        _fail(path, "actions", f"expected shape (episodes, steps, {task.action_dim}) for task {data.task!r}, "
-                               f"found {actions.shape}")
+        _fail(
+            path,
+            "actions",
+            f"expected shape (episodes, steps, {task.action_dim}) for task {data.task!r}, found {actions.shape}",
+        )
     if states.shape[:2] != (actions.shape[0], actions.shape[1] + 1):
-        _fail(path, "states", f"expected {actions.shape[0]} episodes of {actions.shape[1] + 1} states "
-                              f"(one more than actions), found {states.shape[:2]}")
+        _fail(
+            path,
+            "states",
+            f"expected {actions.shape[0]} episodes of {actions.shape[1] + 1} states "
+            f"(one more than actions), found {states.shape[:2]}",
+        )
     if actions.shape[0] == 0 or actions.shape[1] == 0:
         _fail(path, "actions", f"expected at least one episode of at least one step, found shape {actions.shape}")
     for field, values in (("states", states), ("actions", actions)):
         bad = ~np.isfinite(values)
         if bad.any():
             episode, step, entry = np.argwhere(bad)[0]
-            _fail(path, field, f"expected finite values, found {int(bad.sum())} NaN/inf entries "
-                               f"(first at episode {episode}, step {step}, entry {entry})")
+            _fail(
+                path,
+                field,
+                f"expected finite values, found {int(bad.sum())} NaN/inf entries "
+                f"(first at episode {episode}, step {step}, entry {entry})",
+            )
         large = np.abs(values) > MAX_ABS_VALUE
         if large.any():
             episode, step, entry = np.argwhere(large)[0]
-            _fail(path, field, f"expected values of magnitude at most {MAX_ABS_VALUE:g}, found {int(large.sum())} "
-                               f"larger entries (first {values[episode, step, entry]:g} at episode {episode}, "
-                               f"step {step}, entry {entry})")
+            _fail(
+                path,
+                field,
+                f"expected values of magnitude at most {MAX_ABS_VALUE:g}, found {int(large.sum())} "
+                f"larger entries (first {values[episode, step, entry]:g} at episode {episode}, "
+                f"step {step}, entry {entry})",
+            )
     if not np.any(np.diff(states, axis=1)):
         _fail(path, "states", "no transition changes the state (every episode stands still); nothing to learn")
     return data
@@ -197,8 +231,12 @@ def _existing(path: Path) -> Path:
 def _check_description(description: dict, path: Path, task: str | None) -> tuple[str, dict]:
     """The task name and options of a dataset description, checked."""
     if description.get("format") != FORMAT:
-        _fail(path, "format", f"expected {FORMAT!r} (a dataset written by `sparseworks dynamics collect`), "
-                              f"found {description.get('format')!r}")
+        _fail(
+            path,
+            "format",
+            f"expected {FORMAT!r} (a dataset written by `sparseworks dynamics collect`), "
+            f"found {description.get('format')!r}",
+        )
     name = description.get("task")
     if name not in TASK_NAMES:
         _fail(path, "task", f"expected one of {', '.join(TASK_NAMES)}, found {name!r}")
@@ -213,9 +251,17 @@ def _check_description(description: dict, path: Path, task: str | None) -> tuple
             _fail(path, "task_options", f"task {name!r} has no option {key!r}; its options are {sorted(defaults)}")
         default = defaults[key]
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(default, float) and not numeric or not isinstance(default, float) and type(value) is not type(default):
-            _fail(path, "task_options", f"option {key!r} of task {name!r} must be {type(default).__name__} "
-                                        f"like {default!r}, found {value!r}")
+        if (
+            isinstance(default, float)
+            and not numeric
+            or not isinstance(default, float)
+            and type(value) is not type(default)
+        ):
+            _fail(
+                path,
+                "task_options",
+                f"option {key!r} of task {name!r} must be {type(default).__name__} like {default!r}, found {value!r}",
+            )
     try:
         make_task(name, **options)
     except (ValueError, TypeError) as error:
@@ -242,11 +288,15 @@ def load_dataset(path: Path | str, task: str | None = None) -> TransitionData:
     raw = read_bytes(path, what)
     members = zip_member_names(path, raw)
     if members is not None and any(name.endswith("data.pkl") for name in members):
-        raise InputError(f"{path}: a torch model file, not a dataset; give --data the dataset.npz written by "
-                         f"`sparseworks dynamics collect` (and --model the model.pt)")
+        raise InputError(
+            f"{path}: a torch model file, not a dataset; give --data the dataset.npz written by "
+            f"`sparseworks dynamics collect` (and --model the model.pt)"
+        )
     if not description_path.exists():
-        raise FileNotFoundError(f"dataset description {description_path} not found: a dataset .npz needs the .json "
-                                f"written beside it by `sparseworks dynamics collect`")
+        raise FileNotFoundError(
+            f"dataset description {description_path} not found: a dataset .npz needs the .json "
+            f"written beside it by `sparseworks dynamics collect`"
+        )
     description = read_json(description_path, "the JSON description of a dataset")
     name, options = _check_description(description, description_path, task)
     found = read_npz(path, what, raw)
@@ -254,8 +304,12 @@ def load_dataset(path: Path | str, task: str | None = None) -> TransitionData:
         if field not in found:
             _fail(path, field, f"missing; found arrays {sorted(found)}")
     data = validate(TransitionData(name, options, found["states"], found["actions"]), path)
-    for field, actual in (("episodes", data.episodes), ("steps", data.steps),
-                          ("state_dim", data.states.shape[2]), ("action_dim", data.actions.shape[2])):
+    for field, actual in (
+        ("episodes", data.episodes),
+        ("steps", data.steps),
+        ("state_dim", data.states.shape[2]),
+        ("action_dim", data.actions.shape[2]),
+    ):
         if field in description and description[field] != actual:
             _fail(description_path, field, f"says {description[field]!r}, but {path.name} holds {actual}")
     return data
@@ -281,7 +335,9 @@ def describe_dataset(path: Path | str) -> DatasetSummary:
         InputError: As `load_dataset`.
     """
     files = dataset_files(path)
-    stamp = tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (str(f),) for f in files)
+    stamp = tuple(
+        (str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (str(f),) for f in files
+    )
     return _describe(Path(path), stamp)
 
 

@@ -89,9 +89,16 @@ def collect_run(config: CollectRunConfig, folder: Path, *, progress: bool = Fals
             task.step(action)
             task.render(folder / "frames" / f"frame_{step:03d}.png", goal=goal)
     moved = np.abs(np.diff(dataset.states, axis=1)).reshape(-1, task.state_dim).mean(0)
-    return {"task": config.task, "dataset": DATASET, "episodes": dataset.episodes, "steps": dataset.steps,
-            "transitions": dataset.transitions, "state_names": list(task.state_names),
-            "mean_abs_change_per_step": moved.tolist(), "frames": config.frames}
+    return {
+        "task": config.task,
+        "dataset": DATASET,
+        "episodes": dataset.episodes,
+        "steps": dataset.steps,
+        "transitions": dataset.transitions,
+        "state_names": list(task.state_names),
+        "mean_abs_change_per_step": moved.tolist(),
+        "frames": config.frames,
+    }
 
 
 def train_run(config: TrainRunConfig, folder: Path, *, progress: bool = False) -> dict:
@@ -105,9 +112,15 @@ def train_run(config: TrainRunConfig, folder: Path, *, progress: bool = False) -
     model = train_dense(train, dense.hidden, dense.train, config.seed, progress=progress)
     save_model(model, folder / "model.pt", task=data.task)
     horizon = rollout_horizon(test.steps)
-    return {"task": data.task, "model": model.architecture()["kind"], "hidden": list(dense.hidden),
-            "relus": dense.relus, "rollout_horizon": horizon, **evaluate(model, test, state_scale(train), horizon),
-            "model_path": "model.pt"}
+    return {
+        "task": data.task,
+        "model": model.architecture()["kind"],
+        "hidden": list(dense.hidden),
+        "relus": dense.relus,
+        "rollout_horizon": horizon,
+        **evaluate(model, test, state_scale(train), horizon),
+        "model_path": "model.pt",
+    }
 
 
 def _dense_model(config: SparsifyRunConfig, train: TransitionData, *, progress: bool):
@@ -119,17 +132,22 @@ def _dense_model(config: SparsifyRunConfig, train: TransitionData, *, progress: 
         return train_dense(train, config.dense.hidden, config.dense.train, config.seed, progress=progress)
     trained_for = saved_task(config.model)
     if trained_for is not None and trained_for != train.task:
-        raise InputError(f"{config.model}: a model trained for task {trained_for!r}, but the data is of task "
-                         f"{train.task!r}; give the model and the data of one task")
+        raise InputError(
+            f"{config.model}: a model trained for task {trained_for!r}, but the data is of task "
+            f"{train.task!r}; give the model and the data of one task"
+        )
     dense = load_model(config.model)
     expected = make_model(train.make_task(), config.dense.hidden).architecture()
     if dense.architecture() != expected:
-        raise InputError(f"{config.model}: a model of architecture {dense.architecture()}, but task "
-                         f"{train.task!r} needs {expected}")
+        raise InputError(
+            f"{config.model}: a model of architecture {dense.architecture()}, but task {train.task!r} needs {expected}"
+        )
     choices = [activation for group in dense.budget_groups() for activation in group.activations]
     if not all(a.is_hardened and bool((a.choices() == RELU).all()) for a in choices):
-        raise InputError(f"{config.model}: not a dense model (some hidden neurons are identities, removed or still "
-                         f"gated: a gated.pt from `sparsify`?); give the model.pt written by `sparseworks dynamics train`")
+        raise InputError(
+            f"{config.model}: not a dense model (some hidden neurons are identities, removed or still "
+            f"gated: a gated.pt from `sparsify`?); give the model.pt written by `sparseworks dynamics train`"
+        )
     return dense
 
 
@@ -144,22 +162,34 @@ def sparsify_run(config: SparsifyRunConfig, folder: Path, *, progress: bool = Fa
     data = load_source(config.source, folder, rollout_steps=rollout_steps, progress=progress)
     train, _, test = split_episodes(data, seed=config.seed)
     dense = _dense_model(config, train, progress=progress)
-    gated, info = sparsify_to_budget(dense, train, config.relu_budget, config.recipe, seed=config.seed,
-                                     rollout_steps=rollout_steps, progress=progress)
+    gated, info = sparsify_to_budget(
+        dense,
+        train,
+        config.relu_budget,
+        config.recipe,
+        seed=config.seed,
+        rollout_steps=rollout_steps,
+        progress=progress,
+    )
     save_model(gated, folder / "gated.pt", task=data.task)
     task = data.make_task()
     networks = export_model(gated, state_names=task.state_names, action_names=task.action_names)
     paths = save_export(networks, folder)
     scale = state_scale(train)
     horizon = rollout_horizon(test.steps)
-    return {"task": data.task, "relu_budget": config.relu_budget, "hidden": list(config.dense.hidden),
-            "rollout_horizon": horizon, **info,
-            **{f"dense_{k}": v for k, v in evaluate(dense, test, scale, horizon).items()},
-            **evaluate(gated, test, scale, horizon),
-            "compact_relus": {part: net.relu_count for part, net in networks.items()},
-            "compact_parameters": {part: net.parameter_count for part, net in networks.items()},
-            "compact_max_abs_diff": compact_difference(gated, networks, test),
-            "compact_files": {part: Path(path).name for part, path in paths.items()}}
+    return {
+        "task": data.task,
+        "relu_budget": config.relu_budget,
+        "hidden": list(config.dense.hidden),
+        "rollout_horizon": horizon,
+        **info,
+        **{f"dense_{k}": v for k, v in evaluate(dense, test, scale, horizon).items()},
+        **evaluate(gated, test, scale, horizon),
+        "compact_relus": {part: net.relu_count for part, net in networks.items()},
+        "compact_parameters": {part: net.parameter_count for part, net in networks.items()},
+        "compact_max_abs_diff": compact_difference(gated, networks, test),
+        "compact_files": {part: Path(path).name for part, path in paths.items()},
+    }
 
 
 def pareto_run(config: ParetoRunConfig, folder: Path, *, progress: bool = False) -> dict:
@@ -172,11 +202,15 @@ def pareto_run(config: ParetoRunConfig, folder: Path, *, progress: bool = False)
     plot_pareto(results, folder / "pareto.png")
     horizon = results["rollout_horizon"]
     rows = ["relus,kind,one_step_error,rollout_error"]
-    rows.append(f"{results['dense_relus']},dense,{results['dense_one_step_error']},{results[f'dense_rollout{horizon}_error']}")
+    rows.append(
+        f"{results['dense_relus']},dense,{results['dense_one_step_error']},{results[f'dense_rollout{horizon}_error']}"
+    )
     for i, budget in enumerate(results["budgets"]):
         rows.append(f"{budget},sparsified,{results['one_step_error'][i]},{results[f'rollout{horizon}_error'][i]}")
-        rows.append(f"{budget},small_dense,{results['small_dense_one_step_error'][i]},"
-                    f"{results[f'small_dense_rollout{horizon}_error'][i]}")
+        rows.append(
+            f"{budget},small_dense,{results['small_dense_one_step_error'][i]},"
+            f"{results[f'small_dense_rollout{horizon}_error'][i]}"
+        )
     with atomic_write(folder / "pareto.csv", "w") as handle:
         handle.write("\n".join(rows) + "\n")
     results["figure"] = "pareto.png"

@@ -28,23 +28,44 @@ def export_model(model: nn.Module, *, state_names=None, action_names=None) -> di
     """Compact networks of a hardened model: ``{"dynamics": ...}`` or ``{"edge": ..., "node": ...}``."""
     architecture = model.architecture()
     if architecture["kind"] == "mlp":
-        metadata = {"model": "mlp_dynamics", "residual": True, "state_dim": model.state_dim,
-                    "action_dim": model.action_dim, "input_names": [*(state_names or []), *(action_names or [])],
-                    "output_names": [f"d_{n}" for n in (state_names or [])],
-                    "equation": "next_state = state + network(concat(state, action))"}
-        return {"dynamics": fold_gated_mlp(model.net, input_mean=model.input_mean, input_scale=model.input_scale,
-                                           output_scale=model.delta_scale, output_mean=model.delta_mean, metadata=metadata)}
+        metadata = {
+            "model": "mlp_dynamics",
+            "residual": True,
+            "state_dim": model.state_dim,
+            "action_dim": model.action_dim,
+            "input_names": [*(state_names or []), *(action_names or [])],
+            "output_names": [f"d_{n}" for n in (state_names or [])],
+            "equation": "next_state = state + network(concat(state, action))",
+        }
+        return {
+            "dynamics": fold_gated_mlp(
+                model.net,
+                input_mean=model.input_mean,
+                input_scale=model.input_scale,
+                output_scale=model.delta_scale,
+                output_mean=model.delta_mean,
+                metadata=metadata,
+            )
+        }
     types = model.layout.type_count
-    graph = {"model": "graph_dynamics", **architecture,
-             "equation": "delta_i = node([sum_{j != i} edge([p_j - p_i, onehot(type_i), onehot(type_j)]), "
-                         "onehot(type_i), action * (i == actuated_node)]); next p_i = p_i + delta_i"}
+    graph = {
+        "model": "graph_dynamics",
+        **architecture,
+        "equation": "delta_i = node([sum_{j != i} edge([p_j - p_i, onehot(type_i), onehot(type_j)]), "
+        "onehot(type_i), action * (i == actuated_node)]); next p_i = p_i + delta_i",
+    }
     ones = lambda n: torch.ones(n, dtype=model.delta_scale.dtype)  # noqa: E731
     edge_scale = torch.cat([model.position_scale, ones(2 * types)])
     node_scale = torch.cat([ones(model.message_dim + types), model.action_scale])
     return {
         "edge": fold_gated_mlp(model.edge_mlp, input_scale=edge_scale, metadata={**graph, "part": "edge"}),
-        "node": fold_gated_mlp(model.node_mlp, input_scale=node_scale, output_scale=model.delta_scale,
-                               output_mean=model.delta_mean, metadata={**graph, "part": "node"}),
+        "node": fold_gated_mlp(
+            model.node_mlp,
+            input_scale=node_scale,
+            output_scale=model.delta_scale,
+            output_mean=model.delta_mean,
+            metadata={**graph, "part": "node"},
+        ),
     }
 
 

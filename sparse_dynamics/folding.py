@@ -60,7 +60,9 @@ def fold_gated_mlp(
     linears = list(compact_mlp(list(mlp.linears), keep=[c != OFF for c in choices]))
     choices = [c[c != OFF] for c in choices]
     weights = [_as_numpy(layer.weight) for layer in linears]
-    biases = [np.zeros(w.shape[0]) if layer.bias is None else _as_numpy(layer.bias) for w, layer in zip(weights, linears)]
+    biases = [
+        np.zeros(w.shape[0]) if layer.bias is None else _as_numpy(layer.bias) for w, layer in zip(weights, linears)
+    ]
     input_dim = weights[0].shape[1]
     if input_scale is not None:
         mean = np.zeros(input_dim) if input_mean is None else _as_numpy(input_mean)

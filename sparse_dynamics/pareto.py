@@ -55,19 +55,40 @@ def run_pareto(data: TransitionData, config: ParetoConfig, *, progress: bool = F
     dense_config = config.dense
     dense = train_dense(train, dense_config.hidden, dense_config.train, config.seed, progress=progress)
     dense_errors = evaluate(dense, test, scale, horizon)
-    results: dict = {"task": data.task, "model": dense.architecture()["kind"], "hidden": list(dense_config.hidden),
-                     "rollout_horizon": horizon,
-                     "budgets": [], "relu_counts": [], "one_step_error": [], f"rollout{horizon}_error": [],
-                     "small_dense_hidden": [], "small_dense_one_step_error": [], f"small_dense_rollout{horizon}_error": [],
-                     "dense_relus": dense_config.relus, "dense_one_step_error": dense_errors["one_step_error"],
-                     f"dense_rollout{horizon}_error": dense_errors[f"rollout{horizon}_error"], "compact_max_abs_diff": 0.0,
-                     "error_metric": "mean squared error per state entry, divided by the training-state std, on held-out episodes",
-                     "train_episodes": train.episodes, "test_episodes": test.episodes}
+    results: dict = {
+        "task": data.task,
+        "model": dense.architecture()["kind"],
+        "hidden": list(dense_config.hidden),
+        "rollout_horizon": horizon,
+        "budgets": [],
+        "relu_counts": [],
+        "one_step_error": [],
+        f"rollout{horizon}_error": [],
+        "small_dense_hidden": [],
+        "small_dense_one_step_error": [],
+        f"small_dense_rollout{horizon}_error": [],
+        "dense_relus": dense_config.relus,
+        "dense_one_step_error": dense_errors["one_step_error"],
+        f"dense_rollout{horizon}_error": dense_errors[f"rollout{horizon}_error"],
+        "compact_max_abs_diff": 0.0,
+        "error_metric": "mean squared error per state entry, divided by the training-state std, on held-out episodes",
+        "train_episodes": train.episodes,
+        "test_episodes": test.episodes,
+    }
     for budget in tqdm(config.budgets, desc="budgets", disable=not progress):
-        gated, info = sparsify_to_budget(dense, train, budget, config.recipe, seed=config.seed,
-                                         rollout_steps=dense_config.train.rollout_steps, progress=progress)
+        gated, info = sparsify_to_budget(
+            dense,
+            train,
+            budget,
+            config.recipe,
+            seed=config.seed,
+            rollout_steps=dense_config.train.rollout_steps,
+            progress=progress,
+        )
         errors = evaluate(gated, test, scale, horizon)
-        results["compact_max_abs_diff"] = max(results["compact_max_abs_diff"], compact_difference(gated, export_model(gated), test))
+        results["compact_max_abs_diff"] = max(
+            results["compact_max_abs_diff"], compact_difference(gated, export_model(gated), test)
+        )
         small = small_hidden(budget, len(dense_config.hidden))
         small_model = train_dense(train, small, dense_config.train, config.seed + budget, progress=progress)
         small_errors = evaluate(small_model, test, scale, horizon)
@@ -96,14 +117,18 @@ def _horizon(results: dict) -> int:
 def pareto_table(results: dict) -> str:
     """A printable table of `run_pareto` results."""
     horizon = _horizon(results)
-    lines = [f"task {results['task']} ({results['model']}, hidden {results['hidden']}); errors: {results['error_metric']}",
-             f"{'budget':>8} {'used':>9} {'1-step sparse':>14} {'1-step small':>13} {f'{horizon}-step sparse':>15} {f'{horizon}-step small':>14}",
-             f"{results['dense_relus']:>8} {'(dense)':>9} {results['dense_one_step_error']:>14.3e} {'(dense)':>13} "
-             f"{results[f'dense_rollout{horizon}_error']:>15.3e} {'(dense)':>14}"]
+    lines = [
+        f"task {results['task']} ({results['model']}, hidden {results['hidden']}); errors: {results['error_metric']}",
+        f"{'budget':>8} {'used':>9} {'1-step sparse':>14} {'1-step small':>13} {f'{horizon}-step sparse':>15} {f'{horizon}-step small':>14}",
+        f"{results['dense_relus']:>8} {'(dense)':>9} {results['dense_one_step_error']:>14.3e} {'(dense)':>13} "
+        f"{results[f'dense_rollout{horizon}_error']:>15.3e} {'(dense)':>14}",
+    ]
     for i, budget in enumerate(results["budgets"]):
         used = ",".join(str(c) for c in results["relu_counts"][i])
-        lines.append(f"{budget:>8} {used:>9} {results['one_step_error'][i]:>14.3e} {results['small_dense_one_step_error'][i]:>13.3e} "
-                     f"{results[f'rollout{horizon}_error'][i]:>15.3e} {results[f'small_dense_rollout{horizon}_error'][i]:>14.3e}")
+        lines.append(
+            f"{budget:>8} {used:>9} {results['one_step_error'][i]:>14.3e} {results['small_dense_one_step_error'][i]:>13.3e} "
+            f"{results[f'rollout{horizon}_error'][i]:>15.3e} {results[f'small_dense_rollout{horizon}_error'][i]:>14.3e}"
+        )
     lines.append(f"compact export vs gated model: max |difference| = {results['compact_max_abs_diff']:.2e}")
     return "\n".join(lines)
 
@@ -118,7 +143,10 @@ def plot_pareto(results: dict, path: Path | str) -> Path:
     horizon = _horizon(results)
     per = " per MLP" if results["model"] == "graph" else ""
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for axis, key, title in ((axes[0], "one_step_error", "one-step"), (axes[1], f"rollout{horizon}_error", f"{horizon}-step rollout")):
+    for axis, key, title in (
+        (axes[0], "one_step_error", "one-step"),
+        (axes[1], f"rollout{horizon}_error", f"{horizon}-step rollout"),
+    ):
         used = [max(counts) for counts in results["relu_counts"]]  # ReLUs kept (largest MLP), <= budget
         axis.plot(used, results[key], "o-", label="sparsified large model (ReLUs kept)")
         axis.plot(results["budgets"], results[f"small_dense_{key}"], "s--", label="small dense model (= budget)")

@@ -32,7 +32,13 @@ from sparse_dynamics.data import TransitionData
 from sparse_dynamics.training import fit, seeded_generator
 
 __all__ = [
-    "BudgetPenalty", "SparsifyConfig", "SparsifyRecipe", "enforce_budget", "relu_counts", "sparsify", "sparsify_to_budget",
+    "BudgetPenalty",
+    "SparsifyConfig",
+    "SparsifyRecipe",
+    "enforce_budget",
+    "relu_counts",
+    "sparsify",
+    "sparsify_to_budget",
 ]
 
 SPARSIFICATION = 2
@@ -61,11 +67,14 @@ def enforce_budget(group: nn.Module, relu_budget: int) -> list[Tensor]:
     choices = [a.choices() for a in activations]
     candidates = [
         (float(a.relu_gate.probability_nonzero()[j]), i, j)
-        for i, (a, c) in enumerate(zip(activations, choices)) for j in torch.nonzero(c == RELU).flatten().tolist()
+        for i, (a, c) in enumerate(zip(activations, choices))
+        for j in torch.nonzero(c == RELU).flatten().tolist()
     ]
     excess = len(candidates) - relu_budget
     if excess > 0:
-        logger.info("hard ReLU count %d exceeds the budget %d; converting %d to identity", len(candidates), relu_budget, excess)
+        logger.info(
+            "hard ReLU count %d exceeds the budget %d; converting %d to identity", len(candidates), relu_budget, excess
+        )
         for _, i, j in sorted(candidates)[:excess]:
             choices[i][j] = IDENTITY
     return [a.harden(c) for a, c in zip(activations, choices)]
@@ -122,8 +131,12 @@ def sparsify(
         enforce_budget(group, config.relu_budget)
     history = fit(gated, train, config.finetune, generator, progress=progress, description="fine-tune")
     kept = [sum(int((a.choices() != 0).sum()) for a in _choices(group)) for group in groups]
-    return {"relu_counts": relu_counts(gated), "kept_neurons": kept, "expected_relus_end": expected,
-            "loss": history[-1] if history else None}
+    return {
+        "relu_counts": relu_counts(gated),
+        "kept_neurons": kept,
+        "expected_relus_end": expected,
+        "loss": history[-1] if history else None,
+    }
 
 
 def sparsify_to_budget(

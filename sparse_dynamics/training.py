@@ -27,7 +27,13 @@ from sparse_dynamics.config import ROLLOUT_HORIZON, TrainConfig
 from sparse_dynamics.data import TransitionData
 
 __all__ = [
-    "TrainConfig", "evaluate", "evaluation_step", "fit", "rollout_error", "seeded_generator", "state_scale",
+    "TrainConfig",
+    "evaluate",
+    "evaluation_step",
+    "fit",
+    "rollout_error",
+    "seeded_generator",
+    "state_scale",
     "train_dense",
 ]
 
@@ -46,8 +52,10 @@ def seeded_generator(seed: int, stream: int = 0) -> torch.Generator:
 
 
 def _tensors(data: TransitionData, device: torch.device | str) -> tuple[Tensor, Tensor]:
-    return (torch.as_tensor(data.states, dtype=torch.float32, device=device),
-            torch.as_tensor(data.actions, dtype=torch.float32, device=device))
+    return (
+        torch.as_tensor(data.states, dtype=torch.float32, device=device),
+        torch.as_tensor(data.actions, dtype=torch.float32, device=device),
+    )
 
 
 def delta_scale(data: TransitionData) -> np.ndarray:
@@ -194,8 +202,10 @@ def evaluate(model: nn.Module, test: TransitionData, scale: np.ndarray, horizon:
         ``{"one_step_error": ..., "rollout<horizon>_error": ...}``.
     """
     step = evaluation_step(model)
-    return {"one_step_error": rollout_error(step, test, 1, scale),
-            f"rollout{horizon}_error": rollout_error(step, test, horizon, scale)}
+    return {
+        "one_step_error": rollout_error(step, test, 1, scale),
+        f"rollout{horizon}_error": rollout_error(step, test, horizon, scale),
+    }
 
 
 def _flat(data: TransitionData) -> tuple[Tensor, ...]:
@@ -217,6 +227,12 @@ def train_dense(
 
     model = make_model(train.make_task(), hidden, generator=seeded_generator(seed, MODEL_INIT))
     model.set_normalization(*_flat(train))
-    fit(model, train, config, seeded_generator(seed, DENSE_WINDOWS), progress=progress,
-        description=f"dense {tuple(hidden)}")
+    fit(
+        model,
+        train,
+        config,
+        seeded_generator(seed, DENSE_WINDOWS),
+        progress=progress,
+        description=f"dense {tuple(hidden)}",
+    )
     return model

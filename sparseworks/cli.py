@@ -172,7 +172,9 @@ def info(json_output: JsonOption = False) -> None:
 
 
 def data_list(
-    verify: Annotated[bool, typer.Option("--verify", help="Re-hash every cached file instead of trusting the index.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Re-hash every cached file instead of trusting the index.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Every dataset with its kind, licence and whether it is in the cache.

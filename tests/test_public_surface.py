@@ -16,8 +16,16 @@ PACKAGES = ("sparse_core", "sparse_dynamics", "blocking", "recsys", "memory")
 # What each application's __init__ must show (the issue of a package's face, docs/style.md rule 2).
 REQUIRED_EXPORTS = {
     "sparse_core": ("Mask", "apply_mask", "DynamicSparseUpdater", "imp", "soup", "fetch"),
-    "memory": ("CSAConfig", "Level", "input_sums", "global_familiarity", "run_classify", "run_capacity",
-               "run_timing", "run_sequence"),
+    "memory": (
+        "CSAConfig",
+        "Level",
+        "input_sums",
+        "global_familiarity",
+        "run_classify",
+        "run_capacity",
+        "run_timing",
+        "run_sequence",
+    ),
     "blocking": ("SimulationConfig", "simulate", "roads_forcing", "QG3Config", "energy", "enstrophy"),
     "recsys": ("run_topk", "run_ctr", "DSLConfig"),
     "sparse_dynamics": ("make_task", "CompactNetwork", "sparsify"),

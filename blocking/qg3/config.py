@@ -115,13 +115,19 @@ class SimulationConfig:
 
     def __post_init__(self) -> None:
         if self.years * DAYS_PER_YEAR < self.output_every_days * (1 - 1e-9):
-            raise ConfigError(f"SimulationConfig.years ({self.years:g}, {self.years * DAYS_PER_YEAR:g} days) must "
-                              f"hold at least one snapshot interval ({self.output_every_days:g} days)", field="years")
+            raise ConfigError(
+                f"SimulationConfig.years ({self.years:g}, {self.years * DAYS_PER_YEAR:g} days) must "
+                f"hold at least one snapshot interval ({self.output_every_days:g} days)",
+                field="years",
+            )
         for name in ("output_every_days", "checkpoint_every_days"):
             steps = getattr(self, name) * SECONDS_PER_DAY / self.dt_seconds
             if steps < 1 or abs(steps - round(steps)) > 1e-9:
-                raise ConfigError(f"SimulationConfig.{name} ({getattr(self, name):g} days) must be a whole number "
-                                  f"of {self.dt_seconds:g} s steps", field=name)
+                raise ConfigError(
+                    f"SimulationConfig.{name} ({getattr(self, name):g} days) must be a whole number "
+                    f"of {self.dt_seconds:g} s steps",
+                    field=name,
+                )
 
     @property
     def dtype(self) -> str:

@@ -127,8 +127,11 @@ class FastTendency:
         self.linear_0 = (thermal_matrix(config) @ inverse_0).astype(dtype)
         self.planetary = layout.pack_constant(model.spec_planetary)
         coslat = grid.coslat[:, None]
-        self.drag = [to_kernel_grid(model.ekman.rate * radius * coslat)[:, None],
-                     to_kernel_grid(model.ekman.rate_dlon)[:, None], to_kernel_grid(model.ekman.rate_dlat)[:, None]]
+        self.drag = [
+            to_kernel_grid(model.ekman.rate * radius * coslat)[:, None],
+            to_kernel_grid(model.ekman.rate_dlon)[:, None],
+            to_kernel_grid(model.ekman.rate_dlat)[:, None],
+        ]
         self._transform = transform
         self._work: dict[int, _Work] = {}
         self.set_forcing(model.forcing)
@@ -198,7 +201,7 @@ class FastTendency:
         flat = spectral.reshape(2 * size, FIELDS, -1)
         np.matmul(self.vectors, np.multiply(modes, work.inverse_modes, out=work.scaled), out=flat[:, :LEVELS])
         spectral[0, :, :LEVELS, :, 0] = np.matmul(self.inverse_0, relative[0, :, :, :, 0])
-        flat[:, LEVELS:2 * LEVELS] = q.reshape(2 * size, LEVELS, -1)
+        flat[:, LEVELS : 2 * LEVELS] = q.reshape(2 * size, LEVELS, -1)
         np.multiply(spectral[:, :, LEVELS - 1], work.laplacian, out=spectral[:, :, 2 * LEVELS])
         # 2. Legendre sums: H̄/(a cos φ) (northward gradients), P̄/(a cos φ) (values)
         fh = np.matmul(spectral.reshape(size, -1, size), self.synthesis_h, out=work.fh)

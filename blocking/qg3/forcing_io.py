@@ -26,13 +26,23 @@ def write_forcing(path: Path, forcing: np.ndarray, grid, source: str) -> Path:
     import xarray as xr
 
     data = xr.Dataset(
-        {"forcing": (("level", "lat", "lon"), forcing,
-                     dict(units="s-2", long_name="time-independent potential vorticity source (Roads 1987)"))},
-        coords=dict(level=("level", np.asarray(LEVELS_HPA, dtype=float), dict(units="hPa", standard_name="air_pressure")),
-                    lat=("lat", grid.lat, dict(units="degrees_north", standard_name="latitude")),
-                    lon=("lon", grid.lon, dict(units="degrees_east", standard_name="longitude"))),
-        attrs=dict(Conventions="CF-1.8", source=source,
-                   history=f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} blocking.qg3 Roads forcing"),
+        {
+            "forcing": (
+                ("level", "lat", "lon"),
+                forcing,
+                dict(units="s-2", long_name="time-independent potential vorticity source (Roads 1987)"),
+            )
+        },
+        coords=dict(
+            level=("level", np.asarray(LEVELS_HPA, dtype=float), dict(units="hPa", standard_name="air_pressure")),
+            lat=("lat", grid.lat, dict(units="degrees_north", standard_name="latitude")),
+            lon=("lon", grid.lon, dict(units="degrees_east", standard_name="longitude")),
+        ),
+        attrs=dict(
+            Conventions="CF-1.8",
+            source=source,
+            history=f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} blocking.qg3 Roads forcing",
+        ),
     )
     with atomic_path(path) as temporary:
         data.to_netcdf(temporary)
@@ -63,8 +73,10 @@ def roads_forcing_file(climatology: Path, out: Path, skip_days: int = 0, compare
         count = samples.samples
     bad = int(forcing.size - np.count_nonzero(np.isfinite(forcing)))
     if bad:
-        raise InputError(f"{climatology}: the forcing of these psi samples has {bad} non-finite values "
-                         "(psi far outside the model's range?)")
+        raise InputError(
+            f"{climatology}: the forcing of these psi samples has {bad} non-finite values "
+            "(psi far outside the model's range?)"
+        )
     write_forcing(out, forcing, grid, source=f"Roads forcing from {climatology}")
     if target is None:
         target = model.forcing.astype(np.float64)
@@ -85,6 +97,7 @@ def run_forcing(config: ForcingConfig, folder: Path) -> dict:
         InputError: a climatology or comparison file that is missing or malformed (named).
     """
     remove_partial_files(Path(folder))
-    metrics = roads_forcing_file(config.climatology, Path(folder) / FORCING_NAME, skip_days=config.skip_days,
-                                 compare=config.compare)
+    metrics = roads_forcing_file(
+        config.climatology, Path(folder) / FORCING_NAME, skip_days=config.skip_days, compare=config.compare
+    )
     return {**metrics, "forcing": FORCING_NAME}

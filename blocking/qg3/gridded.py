@@ -97,8 +97,10 @@ def open_netcdf(path: Path, what: str) -> Iterator:
             raise InputError(f"{path}: not a readable NetCDF {what} ({_reason(error)})") from None
         stack.callback(data.close)
         if signature == b"CDF\x05" and source.stat().st_size < _stored_bytes(data):
-            raise InputError(f"{path}: a truncated NetCDF {what} ({source.stat().st_size} bytes, its variables "
-                             f"alone need {_stored_bytes(data)})")
+            raise InputError(
+                f"{path}: a truncated NetCDF {what} ({source.stat().st_size} bytes, its variables "
+                f"alone need {_stored_bytes(data)})"
+            )
         yield data
 
 
@@ -115,12 +117,15 @@ def check_field(array: np.ndarray, expected_shape: tuple[int, ...], *, path, var
     """Fail with a message naming ``path`` and ``variable`` unless the array has the shape and is finite."""
     array = np.asarray(array, dtype=np.float64)
     if array.shape != tuple(expected_shape):
-        raise InputError(f"{path}: variable {variable!r} has shape {array.shape}, expected "
-                         f"{tuple(expected_shape)} (the T21 model grid: level × 32 lat × 64 lon)")
+        raise InputError(
+            f"{path}: variable {variable!r} has shape {array.shape}, expected "
+            f"{tuple(expected_shape)} (the T21 model grid: level × 32 lat × 64 lon)"
+        )
     bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
     if bad:
-        raise InputError(f"{path}: variable {variable!r} holds {bad} NaN or infinite values; "
-                         "fill or mask them before using the file")
+        raise InputError(
+            f"{path}: variable {variable!r} holds {bad} NaN or infinite values; fill or mask them before using the file"
+        )
     return array
 
 
@@ -173,12 +178,17 @@ class GriddedField:
         except Exception as error:  # noqa: BLE001 - a damaged file fails in the NetCDF / HDF5 libraries
             raise InputError(f"{self.path}: the values of {self.name!r} cannot be read ({_reason(error)})") from None
         values = values[..., self.level_index, :, :][..., self.lat_index, :][..., self.lon_index] * self.factor
-        return check_field(values, values.shape[:-3] + (3, self.lat_index.size, self.lon_index.size),
-                           path=self.path, variable=self.name)
+        return check_field(
+            values,
+            values.shape[:-3] + (3, self.lat_index.size, self.lon_index.size),
+            path=self.path,
+            variable=self.name,
+        )
 
 
-def locate_field(data, path: Path, name: str, units: str, grid, levels_hpa, *,
-                 standard_name: str | None = None) -> GriddedField:
+def locate_field(
+    data, path: Path, name: str, units: str, grid, levels_hpa, *, standard_name: str | None = None
+) -> GriddedField:
     """Find ``name`` in ``data`` and map its axes onto the model grid, by coordinates and units.
 
     Args:
@@ -203,22 +213,35 @@ def locate_field(data, path: Path, name: str, units: str, grid, levels_hpa, *,
         axes[kind] = _coordinate(data, variable, kind, where)
     dims = {kind: coordinate.dims[0] for kind, coordinate in axes.items()}
     if len(set(dims.values())) < 3:
-        raise InputError(f"{where}: its latitude, longitude and level coordinates must lie along three different "
-                         f"dimensions; found {dims}")
-    lat_index = _match(_degrees(axes["latitude"], "latitude", where), grid.lat, GRID_TOLERANCE_DEGREES,
-                       f"{where} is not on the T21 model grid: its latitude coordinate "
-                       f"{axes['latitude'].name!r}", f"the {grid.nlat} Gaussian latitudes "
-                       f"{grid.lat[0]:.2f} … {grid.lat[-1]:.2f}")
+        raise InputError(
+            f"{where}: its latitude, longitude and level coordinates must lie along three different "
+            f"dimensions; found {dims}"
+        )
+    lat_index = _match(
+        _degrees(axes["latitude"], "latitude", where),
+        grid.lat,
+        GRID_TOLERANCE_DEGREES,
+        f"{where} is not on the T21 model grid: its latitude coordinate {axes['latitude'].name!r}",
+        f"the {grid.nlat} Gaussian latitudes {grid.lat[0]:.2f} … {grid.lat[-1]:.2f}",
+    )
     lon = np.mod(_degrees(axes["longitude"], "longitude", where), 360.0)
     lon[np.isclose(lon, 360.0, atol=GRID_TOLERANCE_DEGREES)] = 0.0
-    lon_index = _match(lon, grid.lon, GRID_TOLERANCE_DEGREES,
-                       f"{where} is not on the T21 model grid: its longitude coordinate {axes['longitude'].name!r}",
-                       f"the {grid.nlon} longitudes 0, {grid.lon[1]:g}, … {grid.lon[-1]:g}° east")
+    lon_index = _match(
+        lon,
+        grid.lon,
+        GRID_TOLERANCE_DEGREES,
+        f"{where} is not on the T21 model grid: its longitude coordinate {axes['longitude'].name!r}",
+        f"the {grid.nlon} longitudes 0, {grid.lon[1]:g}, … {grid.lon[-1]:g}° east",
+    )
     levels = np.asarray(levels_hpa, dtype=np.float64)
     level_values = _pressure_hpa(axes["vertical"], where, levels)
-    level_index = _match(level_values, levels, LEVEL_TOLERANCE * levels.max(),
-                         f"{where}: its level coordinate {axes['vertical'].name!r}",
-                         "the pressure levels " + ", ".join(f"{v:g}" for v in levels) + " hPa")
+    level_index = _match(
+        level_values,
+        levels,
+        LEVEL_TOLERANCE * levels.max(),
+        f"{where}: its level coordinate {axes['vertical'].name!r}",
+        "the pressure levels " + ", ".join(f"{v:g}" for v in levels) + " hPa",
+    )
     time_dim = None
     with contextlib.suppress(InputError):
         time_dim = _coordinate(data, variable, "time", where).dims[0]
@@ -230,8 +253,17 @@ def locate_field(data, path: Path, name: str, units: str, grid, levels_hpa, *,
     if time_dim is not None:
         lead.append(time_dim)
     variable = variable.transpose(*lead, dims["vertical"], dims["latitude"], dims["longitude"])
-    return GriddedField(path=Path(path), name=name, variable=variable, lead_dims=tuple(lead), time_dim=time_dim,
-                        level_index=level_index, lat_index=lat_index, lon_index=lon_index, factor=factor)
+    return GriddedField(
+        path=Path(path),
+        name=name,
+        variable=variable,
+        lead_dims=tuple(lead),
+        time_dim=time_dim,
+        level_index=level_index,
+        lat_index=lat_index,
+        lon_index=lon_index,
+        factor=factor,
+    )
 
 
 def _find_variable(data, path: Path, name: str, units: str, standard_name: str | None):
@@ -242,8 +274,10 @@ def _find_variable(data, path: Path, name: str, units: str, standard_name: str |
         if len(found) == 1:
             return data[found[0]]
     also = f", or one variable with standard_name {standard_name!r}" if standard_name else ""
-    raise InputError(f"{path}: variable {name!r} missing (expected in {units}, dims ... level lat lon{also}); "
-                     f"found {sorted(map(str, data.data_vars))}")
+    raise InputError(
+        f"{path}: variable {name!r} missing (expected in {units}, dims ... level lat lon{also}); "
+        f"found {sorted(map(str, data.data_vars))}"
+    )
 
 
 def _unit_factor(stored, wanted: str, where: str) -> float:
@@ -284,9 +318,11 @@ def _coordinate(data, variable, kind: str, where: str):
         found = own if len(own) == 1 else found
     label = {"vertical": "pressure-level"}.get(kind, kind)
     if not found:
-        raise InputError(f"{where} has no {label} coordinate (a 1-D coordinate with CF standard_name, units or "
-                         f"axis marking it, or named as usual, e.g. "
-                         f"{ {'latitude': 'lat', 'longitude': 'lon', 'vertical': 'level', 'time': 'time'}[kind]!r})")
+        raise InputError(
+            f"{where} has no {label} coordinate (a 1-D coordinate with CF standard_name, units or "
+            f"axis marking it, or named as usual, e.g. "
+            f"{ {'latitude': 'lat', 'longitude': 'lon', 'vertical': 'level', 'time': 'time'}[kind]!r})"
+        )
     if len(found) > 1:
         raise InputError(f"{where} has several {label} coordinates: {sorted(str(c.name) for c in found)}")
     return found[0]
@@ -329,15 +365,18 @@ def _pressure_hpa(coordinate, where: str, levels: np.ndarray) -> np.ndarray:
     if units is None or not str(units).strip():
         if values.size == levels.size and np.allclose(np.sort(values), np.sort(levels), rtol=LEVEL_TOLERANCE):
             return values
-        raise InputError(f"{where}: level coordinate {coordinate.name!r} has no units and holds "
-                         f"{values.tolist()[:6]}; give it units (e.g. 'hPa')")
+        raise InputError(
+            f"{where}: level coordinate {coordinate.name!r} has no units and holds "
+            f"{values.tolist()[:6]}; give it units (e.g. 'hPa')"
+        )
     registry = _registry()
     try:
         quantity = registry.Quantity(values, str(units))
         return np.asarray(quantity.to("hPa").magnitude, dtype=np.float64)
     except Exception:  # noqa: BLE001 - an unknown unit, or one that is not a pressure
-        raise InputError(f"{where}: level coordinate {coordinate.name!r} has units {units!r}, "
-                         "expected a pressure (hPa, Pa, mbar)") from None
+        raise InputError(
+            f"{where}: level coordinate {coordinate.name!r} has units {units!r}, expected a pressure (hPa, Pa, mbar)"
+        ) from None
 
 
 def _match(values: np.ndarray, target: np.ndarray, tolerance: float, what: str, expected: str) -> np.ndarray:

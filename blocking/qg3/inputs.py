@@ -37,8 +37,9 @@ def reference_folder() -> Path:
     return Path(fetch("qg3").path)
 
 
-def quintic_to_grid(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: GaussianGrid,
-                    periodic_longitude: bool = False) -> np.ndarray:
+def quintic_to_grid(
+    field: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: GaussianGrid, periodic_longitude: bool = False
+) -> np.ndarray:
     """Interpolate ``field(..., lat, lon)`` to the model grid with quintic splines.
 
     Args:
@@ -73,8 +74,9 @@ def quintic_to_grid(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: G
     return make_interp_spline(lat_padded, along_lon, k=5, axis=-2)(grid.lat)
 
 
-def load_t63_inputs(grid: GaussianGrid, folder: Path | None = None,
-                    periodic_longitude: bool = False) -> dict[str, np.ndarray]:
+def load_t63_inputs(
+    grid: GaussianGrid, folder: Path | None = None, periodic_longitude: bool = False
+) -> dict[str, np.ndarray]:
     """Orography, land–sea mask, forcing and initial PV from ``data_t63.zarr``, on ``grid``.
 
     Returns:
@@ -95,8 +97,9 @@ def load_t63_inputs(grid: GaussianGrid, folder: Path | None = None,
         bad = int(values.size - np.count_nonzero(np.isfinite(values)))
         if bad:
             raise InputError(f"{path}: variable {name!r} holds {bad} NaN or infinite values")
-        result[name] = quintic_to_grid(values, data.lat.to_numpy(), data.lon.to_numpy(), grid,
-                                       periodic_longitude=periodic_longitude)
+        result[name] = quintic_to_grid(
+            values, data.lat.to_numpy(), data.lon.to_numpy(), grid, periodic_longitude=periodic_longitude
+        )
     return result
 
 
@@ -123,6 +126,8 @@ def read_forcing_file(path: Path, grid: GaussianGrid) -> np.ndarray:
         field = locate_field(data, path, "forcing", "s-2", grid, LEVELS_HPA)
         extra = {d: n for d, n in zip(field.lead_dims, field.lead_shape) if n != 1}
         if extra:
-            raise InputError(f"{path}: variable {field.name!r} has dimensions {extra} beyond level, lat and lon; "
-                             "a forcing is one time-independent field")
+            raise InputError(
+                f"{path}: variable {field.name!r} has dimensions {extra} beyond level, lat and lon; "
+                "a forcing is one time-independent field"
+            )
         return field.block({d: 0 for d in field.lead_dims})

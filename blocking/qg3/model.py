@@ -44,8 +44,9 @@ class QG3Model:
         spec_q: ``(..., 3, T + 1, T + 1)`` complex; grid fields ``(..., 3, nlat, nlon)``.
     """
 
-    def __init__(self, config: QG3Config, orography_m: np.ndarray, land_sea_mask: np.ndarray,
-                 forcing: np.ndarray) -> None:
+    def __init__(
+        self, config: QG3Config, orography_m: np.ndarray, land_sea_mask: np.ndarray, forcing: np.ndarray
+    ) -> None:
         self.config = config
         dtype = np.dtype(config.dtype)
         self.transform = SpectralTransform(config.truncation, config.nlat, config.radius_m, dtype)
@@ -113,8 +114,9 @@ class QG3Model:
         stacked = np.concatenate([spec_psi, spec_q], axis=-3)
         dlon, dlat = self.transform.gradients_to_grid(stacked)
         vorticity = self.transform.to_grid(self.laplacian * spec_psi[..., -1, :, :])
-        advection = -jacobian(dlon[..., :levels, :, :], dlat[..., :levels, :, :],
-                              dlon[..., levels:, :, :], dlat[..., levels:, :, :])
+        advection = -jacobian(
+            dlon[..., :levels, :, :], dlat[..., :levels, :, :], dlon[..., levels:, :, :], dlat[..., levels:, :, :]
+        )
         drag = self.ekman(vorticity, dlon[..., levels - 1, :, :], dlat[..., levels - 1, :, :])
         ekman = np.zeros_like(advection)
         ekman[..., -1, :, :] = drag
@@ -122,9 +124,14 @@ class QG3Model:
         spec_thermal = np.einsum("ij,...jlm->...ilm", self.thermal, spec_psi)
         grid_tendency = advection + self.forcing - ekman
         spec_tendency = self.transform.to_spectral(grid_tendency) - spec_selective - spec_thermal
-        return dict(spec_psi=spec_psi, advection=advection, ekman=ekman,
-                    spec_selective=spec_selective, spec_thermal=spec_thermal,
-                    spec_tendency=spec_tendency)
+        return dict(
+            spec_psi=spec_psi,
+            advection=advection,
+            ekman=ekman,
+            spec_selective=spec_selective,
+            spec_thermal=spec_thermal,
+            spec_tendency=spec_tendency,
+        )
 
     def tendency(self, spec_q: np.ndarray) -> np.ndarray:
         """∂q/∂t in spectral space by the fast kernel (packs, evaluates, unpacks).
@@ -153,11 +160,11 @@ class QG3Model:
         dlon = self.transform.fourier_to_grid(fourier_dlon)
         dlat = self.transform.fourier_to_grid(fourier_dlat)
         vorticity = self.transform.to_grid(self.laplacian * spec_psi[..., -1, :, :])
-        grid_tendency = jacobian(dlon[..., levels:, :, :], dlat[..., levels:, :, :],
-                                 dlon[..., :levels, :, :], dlat[..., :levels, :, :])  # = −J(ψ, q)
+        grid_tendency = jacobian(
+            dlon[..., levels:, :, :], dlat[..., levels:, :, :], dlon[..., :levels, :, :], dlat[..., :levels, :, :]
+        )  # = −J(ψ, q)
         grid_tendency += self.forcing
-        grid_tendency[..., -1, :, :] -= self.ekman(
-            vorticity, dlon[..., levels - 1, :, :], dlat[..., levels - 1, :, :])
+        grid_tendency[..., -1, :, :] -= self.ekman(vorticity, dlon[..., levels - 1, :, :], dlat[..., levels - 1, :, :])
         spec_tendency = self.transform.to_spectral(grid_tendency)
         spec_tendency -= self.selective * spec_rel
         spec_tendency -= np.einsum("ij,...jlm->...ilm", self.thermal, spec_psi)

@@ -26,17 +26,29 @@ REFERENCE_F0 = 2.0 * 7.292e-5 * np.sin(np.radians(45.0))
 """f0 = 2Ω sin 45° ≈ 1.031e-4 1/s, the constant Coriolis parameter in ``z500 = f0 ψ500 / g``."""
 
 VARIABLES = {
-    "psi": dict(dims=("member", "time", "level", "lat", "lon"), units="m2 s-1",
-                long_name="quasi-geostrophic streamfunction", standard_name="atmosphere_horizontal_streamfunction"),
-    "q": dict(dims=("member", "time", "level", "lat", "lon"), units="s-1",
-              long_name="quasi-geostrophic potential vorticity"),
-    "z500": dict(dims=("member", "time", "lat", "lon"), units="m",
-                 long_name="500 hPa geopotential height anomaly, f0 psi500 / g (f0 = 2 Omega sin 45 deg)",
-                 standard_name="geopotential_height"),
-    "energy": dict(dims=("member", "time"), units="m2 s-2",
-                   long_name="total (kinetic + available potential) energy per unit mass, global mean"),
-    "enstrophy": dict(dims=("member", "time"), units="s-2",
-                      long_name="potential enstrophy of q - f(1 + h/H0), global mean"),
+    "psi": dict(
+        dims=("member", "time", "level", "lat", "lon"),
+        units="m2 s-1",
+        long_name="quasi-geostrophic streamfunction",
+        standard_name="atmosphere_horizontal_streamfunction",
+    ),
+    "q": dict(
+        dims=("member", "time", "level", "lat", "lon"), units="s-1", long_name="quasi-geostrophic potential vorticity"
+    ),
+    "z500": dict(
+        dims=("member", "time", "lat", "lon"),
+        units="m",
+        long_name="500 hPa geopotential height anomaly, f0 psi500 / g (f0 = 2 Omega sin 45 deg)",
+        standard_name="geopotential_height",
+    ),
+    "energy": dict(
+        dims=("member", "time"),
+        units="m2 s-2",
+        long_name="total (kinetic + available potential) energy per unit mass, global mean",
+    ),
+    "enstrophy": dict(
+        dims=("member", "time"), units="s-2", long_name="potential enstrophy of q - f(1 + h/H0), global mean"
+    ),
 }
 
 
@@ -53,8 +65,9 @@ class OutputWriter:
             snapshot file of one checkpoint interval); stored as ``first_snapshot``.
     """
 
-    def __init__(self, path: Path, grid: GaussianGrid, members, levels_hpa, attributes: dict | None = None,
-                 first_index: int = 0) -> None:
+    def __init__(
+        self, path: Path, grid: GaussianGrid, members, levels_hpa, attributes: dict | None = None, first_index: int = 0
+    ) -> None:
         import netCDF4
 
         self.path = Path(path)
@@ -74,8 +87,10 @@ class OutputWriter:
         data.createDimension("lon", grid.nlon)
         coords = {
             "member": (np.asarray(members, dtype=np.int32), dict(long_name="ensemble member")),
-            "level": (np.asarray(levels_hpa, dtype=np.float64),
-                      dict(units="hPa", standard_name="air_pressure", long_name="pressure level", positive="down")),
+            "level": (
+                np.asarray(levels_hpa, dtype=np.float64),
+                dict(units="hPa", standard_name="air_pressure", long_name="pressure level", positive="down"),
+            ),
             "lat": (grid.lat, dict(units="degrees_north", standard_name="latitude", long_name="latitude")),
             "lon": (grid.lon, dict(units="degrees_east", standard_name="longitude", long_name="longitude")),
         }
@@ -84,13 +99,23 @@ class OutputWriter:
             variable[:] = values
             variable.setncatts(attrs)
         time = data.createVariable("time", "f8", ("time",))
-        time.setncatts(dict(units="days since 2000-01-01 00:00:00", calendar="noleap",
-                            standard_name="time", long_name="model time after spin-up"))
-        chunks = {"psi": (1, 1, 3, grid.nlat, grid.nlon), "q": (1, 1, 3, grid.nlat, grid.nlon),
-                  "z500": (1, 1, grid.nlat, grid.nlon)}
+        time.setncatts(
+            dict(
+                units="days since 2000-01-01 00:00:00",
+                calendar="noleap",
+                standard_name="time",
+                long_name="model time after spin-up",
+            )
+        )
+        chunks = {
+            "psi": (1, 1, 3, grid.nlat, grid.nlon),
+            "q": (1, 1, 3, grid.nlat, grid.nlon),
+            "z500": (1, 1, grid.nlat, grid.nlon),
+        }
         for name, spec in VARIABLES.items():
-            variable = data.createVariable(name, "f4", spec["dims"], zlib=True, complevel=1,
-                                           chunksizes=chunks.get(name))
+            variable = data.createVariable(
+                name, "f4", spec["dims"], zlib=True, complevel=1, chunksizes=chunks.get(name)
+            )
             variable.setncatts({k: v for k, v in spec.items() if k != "dims"})
         self.dataset = data
 
@@ -137,12 +162,21 @@ def snapshot_count(path: Path) -> tuple[int, np.ndarray]:
         with netCDF4.Dataset(path, "r") as data:
             return int(data.dimensions["time"].size), np.asarray(data["member"][:])
     except Exception as error:  # noqa: BLE001 - a damaged or foreign file
-        raise InputError(f"{path}: not a readable QG3 output file ({error}); give --restart to start the run "
-                         "over") from None
+        raise InputError(
+            f"{path}: not a readable QG3 output file ({error}); give --restart to start the run over"
+        ) from None
 
 
-def merge_output(path: Path, grid: GaussianGrid, members, levels_hpa, attributes: dict, base: int,
-                 sources: list[tuple[slice, list[Path]]], block: int = 64) -> None:
+def merge_output(
+    path: Path,
+    grid: GaussianGrid,
+    members,
+    levels_hpa,
+    attributes: dict,
+    base: int,
+    sources: list[tuple[slice, list[Path]]],
+    block: int = 64,
+) -> None:
     """Write ``path`` atomically: snapshots ``0 … base − 1`` of the old ``path``, then those of the snapshot files.
 
     Args:

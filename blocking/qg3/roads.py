@@ -104,8 +104,9 @@ def open_climatology(path: Path, grid, skip_days: int = 0) -> Iterator[Climatolo
 
     path = Path(path)
     with open_netcdf(path, "climatology file") as data:
-        field = locate_field(data, path, "psi", "m2 s-1", grid, LEVELS_HPA,
-                             standard_name="atmosphere_horizontal_streamfunction")
+        field = locate_field(
+            data, path, "psi", "m2 s-1", grid, LEVELS_HPA, standard_name="atmosphere_horizontal_streamfunction"
+        )
         time_order = None
         if field.time_dim is not None and field.time_dim in data.coords:
             try:
@@ -120,8 +121,10 @@ def open_climatology(path: Path, grid, skip_days: int = 0) -> Iterator[Climatolo
             raise InputError(f"{path}: variable {field.name!r} has no time axis to skip {skip_days} days along")
         climatology = Climatology(field=field, skip=int(skip_days), time_order=time_order)
         if climatology.samples == 0:
-            raise InputError(f"{path}: no samples of {field.name!r} left after skipping {skip_days} days "
-                             f"(the file holds {field.lead_shape[-1] if field.lead_shape else 1} time steps)")
+            raise InputError(
+                f"{path}: no samples of {field.name!r} left after skipping {skip_days} days "
+                f"(the file holds {field.lead_shape[-1] if field.lead_shape else 1} time steps)"
+            )
         yield climatology
 
 

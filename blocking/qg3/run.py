@@ -48,8 +48,16 @@ from blocking.qg3.stepping import step_function
 from sparse_core.infra.errors import ConfigError, InputError
 from sparse_core.infra.files import atomic_path
 
-__all__ = ["SimulateConfig", "SimulationConfig", "SimulationDiverged", "build_model", "initial_state",
-           "run_simulate", "simulate", "simulate_members"]
+__all__ = [
+    "SimulateConfig",
+    "SimulationConfig",
+    "SimulationDiverged",
+    "build_model",
+    "initial_state",
+    "run_simulate",
+    "simulate",
+    "simulate_members",
+]
 
 log = logging.getLogger(__name__)
 OUTPUT_NAME = "output.nc"
@@ -75,8 +83,9 @@ def build_model(config: SimulationConfig) -> tuple[QG3Model, np.ndarray]:
     grid = gaussian_grid(model_config.nlat)
     forcing = read_forcing_file(Path(config.forcing_file), grid) if config.forcing_file else None
     inputs = load_t63_inputs(grid, periodic_longitude=True)
-    model = QG3Model(model_config, inputs["orography"], inputs["land_sea_mask"],
-                     inputs["forcing"] if forcing is None else forcing)
+    model = QG3Model(
+        model_config, inputs["orography"], inputs["land_sea_mask"], inputs["forcing"] if forcing is None else forcing
+    )
     return model, inputs["initial_q"]
 
 
@@ -97,8 +106,13 @@ def initial_state(model: QG3Model, initial_q: np.ndarray, members, seed: int, pe
 def _snapshot(model: QG3Model, spec_q: np.ndarray) -> dict[str, np.ndarray]:
     spec_psi = model.streamfunction(spec_q)
     psi = model.transform.to_grid(spec_psi)
-    return dict(psi=psi, q=model.transform.to_grid(spec_q), z500=REFERENCE_F0 * psi[:, 1] / GRAVITY,
-                energy=energy(model, spec_psi), enstrophy=enstrophy(model, spec_q))
+    return dict(
+        psi=psi,
+        q=model.transform.to_grid(spec_q),
+        z500=REFERENCE_F0 * psi[:, 1] / GRAVITY,
+        energy=energy(model, spec_psi),
+        enstrophy=enstrophy(model, spec_q),
+    )
 
 
 def _diverged(config: SimulationConfig, step: int, members: np.ndarray) -> SimulationDiverged:
@@ -114,18 +128,22 @@ def _diverged(config: SimulationConfig, step: int, members: np.ndarray) -> Simul
     return SimulationDiverged(
         f"the simulation became non-finite at {when}, member(s) {listed}: try a smaller --dt "
         f"(e.g. {config.dt_seconds / 2:g}; add --restart to reuse this run folder), --scheme rk4, or another "
-        "--forcing", field="dt_seconds")
+        "--forcing",
+        field="dt_seconds",
+    )
 
 
-def _starting_point(config: SimulationConfig, part: Part, folder: Path, model: QG3Model, initial_q: np.ndarray,
-                    settings: dict) -> Checkpoint:
+def _starting_point(
+    config: SimulationConfig, part: Part, folder: Path, model: QG3Model, initial_q: np.ndarray, settings: dict
+) -> Checkpoint:
     """The part's own checkpoint, else its members of the folder's whole checkpoint, else step 0."""
     own = load_checkpoint(folder / part.checkpoint_name)
     whole = load_checkpoint(folder / CHECKPOINT_NAME) if part.count > 1 else None
     if whole is not None and (own is None or own.step <= whole.step):
         rows = [whole.members.index(m) for m in part.members]
-        return Checkpoint(whole.state[rows], whole.step, whole.written, whole.merged, part.members, part.index,
-                          part.count, settings)
+        return Checkpoint(
+            whole.state[rows], whole.step, whole.written, whole.merged, part.members, part.index, part.count, settings
+        )
     if own is not None:
         return own
     for stale in (folder / SNAPSHOTS_FOLDER).glob(part.snapshot_pattern):
@@ -134,8 +152,14 @@ def _starting_point(config: SimulationConfig, part: Part, folder: Path, model: Q
     return Checkpoint(natural, 0, 0, 0, part.members, part.index, part.count, settings)
 
 
-def simulate_members(config: SimulationConfig, part: Part, folder: Path, progress: bool = False,
-                     stop_after_steps: int | None = None, settings: dict | None = None) -> dict:
+def simulate_members(
+    config: SimulationConfig,
+    part: Part,
+    folder: Path,
+    progress: bool = False,
+    stop_after_steps: int | None = None,
+    settings: dict | None = None,
+) -> dict:
     """Advance one part's members to the end of the run, resuming from its checkpoint when there is one.
 
     Each checkpoint interval's snapshots go into one snapshot file (written atomically),
@@ -165,8 +189,9 @@ def simulate_members(config: SimulationConfig, part: Part, folder: Path, progres
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported once, as SimulationDiverged
             while run.current < total:
-                run.interval(min(total, (run.current // checkpoint_every + 1) * checkpoint_every), bar,
-                             stop_after_steps)
+                run.interval(
+                    min(total, (run.current // checkpoint_every + 1) * checkpoint_every), bar, stop_after_steps
+                )
                 save_checkpoint(folder / part.checkpoint_name, run.checkpoint(settings))
     except _Stopped:
         return dict(steps=run.done, wall_seconds=time.perf_counter() - started, completed=False)
@@ -195,8 +220,16 @@ class _PartRun:
         return self.model.fast.unpack(self.state, len(self.members))
 
     def checkpoint(self, settings: dict) -> Checkpoint:
-        return Checkpoint(self.natural(), self.current, self.written, self.start.merged, self.part.members,
-                          self.part.index, self.part.count, settings)
+        return Checkpoint(
+            self.natural(),
+            self.current,
+            self.written,
+            self.start.merged,
+            self.part.members,
+            self.part.index,
+            self.part.count,
+            settings,
+        )
 
     def is_snapshot(self, step: int) -> bool:
         return step >= self.spinup and (step - self.spinup) % self.every == 0
@@ -208,8 +241,18 @@ class _PartRun:
         first = self.written
         path = self.folder / SNAPSHOTS_FOLDER / self.part.snapshot_name(first)
         with atomic_path(path) if keep else contextlib.nullcontext() as temporary:
-            writer = (OutputWriter(temporary, self.model.transform.grid, self.members, LEVELS_HPA,
-                                   attributes=self.attributes, first_index=first) if keep else None)
+            writer = (
+                OutputWriter(
+                    temporary,
+                    self.model.transform.grid,
+                    self.members,
+                    LEVELS_HPA,
+                    attributes=self.attributes,
+                    first_index=first,
+                )
+                if keep
+                else None
+            )
             try:
                 if initial:
                     writer.write(0, 0.0, _snapshot(self.model, self.start.state))
@@ -255,8 +298,10 @@ def _snapshot_files(folder: Path, part: Part, merged: int, written: int) -> list
     while index < written:
         path = folder / SNAPSHOTS_FOLDER / part.snapshot_name(index)
         if not path.exists():
-            raise InputError(f"{path}: snapshot file missing (the checkpoint says {written} snapshots are on disk); "
-                             "give --restart to start the run over")
+            raise InputError(
+                f"{path}: snapshot file missing (the checkpoint says {written} snapshots are on disk); "
+                "give --restart to start the run over"
+            )
         size, _ = snapshot_count(path)
         if size <= 0:
             raise InputError(f"{path}: a snapshot file without snapshots; give --restart to start the run over")
@@ -270,27 +315,41 @@ def _merge(config: SimulationConfig, folder: Path, parts: list[Part], settings: 
     checkpoints = [load_checkpoint(folder / part.checkpoint_name) for part in parts]
     ends = {(c.step, c.written, c.merged) for c in checkpoints}
     if len(ends) != 1:
-        raise InputError(f"{folder}: the parts' checkpoints do not end together ({sorted(ends)}); "
-                         "give --restart to start the run over")
+        raise InputError(
+            f"{folder}: the parts' checkpoints do not end together ({sorted(ends)}); "
+            "give --restart to start the run over"
+        )
     step, written, merged = ends.pop()
     output = folder / OUTPUT_NAME
     if merged:
         size, stored = snapshot_count(output) if output.exists() else (0, np.array([]))
         if size < merged or list(stored) != list(range(config.members)):
-            raise InputError(f"{output}: holds {size} snapshots of members {list(stored)[:4]}…, the checkpoint "
-                             f"builds on {merged} of {config.members} members; give --restart to start the run over")
+            raise InputError(
+                f"{output}: holds {size} snapshots of members {list(stored)[:4]}…, the checkpoint "
+                f"builds on {merged} of {config.members} members; give --restart to start the run over"
+            )
     if written > merged or not output.exists():
         from blocking.qg3.grid import gaussian_grid
 
-        sources = [(slice(part.members[0], part.members[-1] + 1), _snapshot_files(folder, part, merged, written))
-                   for part in parts]
+        sources = [
+            (slice(part.members[0], part.members[-1] + 1), _snapshot_files(folder, part, merged, written))
+            for part in parts
+        ]
         attributes = dict(source="blocking.qg3", simulation_config=json.dumps(asdict(config)))
-        merge_output(output, gaussian_grid(config.model_config().nlat), np.arange(config.members), LEVELS_HPA,
-                     attributes, merged, sources)
-    state = np.concatenate([c.state[[c.members.index(m) for m in part.members]]
-                            for c, part in zip(checkpoints, parts)])
-    save_checkpoint(folder / CHECKPOINT_NAME, Checkpoint(state, step, written, written,
-                                                         tuple(range(config.members)), 0, 1, settings))
+        merge_output(
+            output,
+            gaussian_grid(config.model_config().nlat),
+            np.arange(config.members),
+            LEVELS_HPA,
+            attributes,
+            merged,
+            sources,
+        )
+    state = np.concatenate([c.state[[c.members.index(m) for m in part.members]] for c, part in zip(checkpoints, parts)])
+    save_checkpoint(
+        folder / CHECKPOINT_NAME,
+        Checkpoint(state, step, written, written, tuple(range(config.members)), 0, 1, settings),
+    )
     for part in parts:
         if part.count > 1:
             (folder / part.checkpoint_name).unlink(missing_ok=True)
@@ -301,8 +360,14 @@ def _merge(config: SimulationConfig, folder: Path, parts: list[Part], settings: 
         snapshots.rmdir()
 
 
-def simulate(config: SimulationConfig, folder: Path, progress: bool = False, workers: int = 0,
-             scheduler: str | None = None, restart: bool = False) -> dict:
+def simulate(
+    config: SimulationConfig,
+    folder: Path,
+    progress: bool = False,
+    workers: int = 0,
+    scheduler: str | None = None,
+    restart: bool = False,
+) -> dict:
     """Run a simulation into ``folder/output.nc``, resuming the folder's run if it has one.
 
     Args:
@@ -337,9 +402,15 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = False, wor
     _merge(config, folder, parts, settings)
     wall = time.perf_counter() - started
     member_years = config.members * config.years
-    return dict(model_years=config.years, member_years=member_years, members=config.members,
-                member_years_per_wall_minute=member_years / (wall / 60.0), finite=True,
-                wall_seconds=wall, output=str(folder / OUTPUT_NAME))
+    return dict(
+        model_years=config.years,
+        member_years=member_years,
+        members=config.members,
+        member_years_per_wall_minute=member_years / (wall / 60.0),
+        finite=True,
+        wall_seconds=wall,
+        output=str(folder / OUTPUT_NAME),
+    )
 
 
 def run_simulate(config: SimulateConfig, folder: Path, progress: bool = False) -> dict:
@@ -351,8 +422,14 @@ def run_simulate(config: SimulateConfig, folder: Path, progress: bool = False) -
         figures, ``energy_drift`` (:func:`blocking.qg3.figures.plot_run`).
     """
     folder = Path(folder)
-    metrics = simulate(config.simulation, folder, progress=progress, workers=config.workers,
-                       scheduler=config.scheduler, restart=config.restart)
+    metrics = simulate(
+        config.simulation,
+        folder,
+        progress=progress,
+        workers=config.workers,
+        scheduler=config.scheduler,
+        restart=config.restart,
+    )
     metrics["output"] = OUTPUT_NAME
     if config.figures:
         from blocking.qg3.figures import plot_run
@@ -363,8 +440,9 @@ def run_simulate(config: SimulateConfig, folder: Path, progress: bool = False) -
     return metrics
 
 
-def _simulate_dask(config: SimulationConfig, folder: Path, parts: list[Part], scheduler: str | None,
-                   settings: dict) -> None:
+def _simulate_dask(
+    config: SimulationConfig, folder: Path, parts: list[Part], scheduler: str | None, settings: dict
+) -> None:
     from dask.distributed import Client, LocalCluster
 
     cluster = None
@@ -372,8 +450,9 @@ def _simulate_dask(config: SimulationConfig, folder: Path, parts: list[Part], sc
         cluster = LocalCluster(n_workers=len(parts), threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(scheduler or cluster)
     try:
-        futures = [client.submit(simulate_members, config, part, folder, settings=settings, pure=False)
-                   for part in parts]
+        futures = [
+            client.submit(simulate_members, config, part, folder, settings=settings, pure=False) for part in parts
+        ]
         client.gather(futures)
     finally:
         client.close()

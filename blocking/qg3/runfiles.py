@@ -31,9 +31,20 @@ from blocking.qg3.gridded import InputError
 from sparse_core.infra.errors import ConfigError
 from sparse_core.infra.files import atomic_write, sha256_file
 
-__all__ = ["CHECKPOINT_NAME", "Checkpoint", "Part", "SNAPSHOTS_FOLDER", "check_resume", "load_checkpoint",
-           "remove_partial_files", "remove_run_files", "run_settings", "save_checkpoint", "settings_differences",
-           "split_members"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "Checkpoint",
+    "Part",
+    "SNAPSHOTS_FOLDER",
+    "check_resume",
+    "load_checkpoint",
+    "remove_partial_files",
+    "remove_run_files",
+    "run_settings",
+    "save_checkpoint",
+    "settings_differences",
+    "split_members",
+]
 
 CHECKPOINT_NAME = "checkpoint.npz"
 SNAPSHOTS_FOLDER = "snapshots"
@@ -115,8 +126,10 @@ def settings_differences(saved: dict, wanted: dict) -> list[tuple[str, str]]:
         if old != new:
             note = " (a run can only be extended)" if name == "years" else ""
             if name == "forcing_sha256":
-                old, new = saved.get("forcing_file") or "reference forcing", wanted.get("forcing_file") or \
-                    "reference forcing"
+                old, new = (
+                    saved.get("forcing_file") or "reference forcing",
+                    wanted.get("forcing_file") or "reference forcing",
+                )
                 if old == new:
                     old, new = f"{old} as it was", f"{new} as it is now"
             differences.append((name, f"{_option(name)} {old} in the checkpoint, {new} now{note}"))
@@ -150,10 +163,18 @@ class Checkpoint:
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write a checkpoint atomically: the state and the settings, together or not at all."""
     with atomic_write(path, "wb") as handle:
-        np.savez(handle, format=np.int64(FORMAT), state=checkpoint.state, step=np.int64(checkpoint.step),
-                 written=np.int64(checkpoint.written), merged=np.int64(checkpoint.merged),
-                 members=np.asarray(checkpoint.members, dtype=np.int64), part=np.int64(checkpoint.part),
-                 parts=np.int64(checkpoint.parts), settings=np.array(json.dumps(checkpoint.settings)))
+        np.savez(
+            handle,
+            format=np.int64(FORMAT),
+            state=checkpoint.state,
+            step=np.int64(checkpoint.step),
+            written=np.int64(checkpoint.written),
+            merged=np.int64(checkpoint.merged),
+            members=np.asarray(checkpoint.members, dtype=np.int64),
+            part=np.int64(checkpoint.part),
+            parts=np.int64(checkpoint.parts),
+            settings=np.array(json.dumps(checkpoint.settings)),
+        )
 
 
 def load_checkpoint(path: Path) -> Checkpoint | None:
@@ -169,22 +190,36 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
     try:
         with np.load(path, allow_pickle=False) as saved:
             if "settings" not in saved.files:
-                raise InputError(f"{path}: a checkpoint written without its settings (an older version); "
-                                 f"{_RESTART_HINT}")
+                raise InputError(
+                    f"{path}: a checkpoint written without its settings (an older version); {_RESTART_HINT}"
+                )
             values = {name: saved[name] for name in saved.files}
         checkpoint = Checkpoint(
-            state=values["state"], step=int(values["step"]), written=int(values["written"]),
-            merged=int(values["merged"]), members=tuple(int(m) for m in values["members"]),
-            part=int(values["part"]), parts=int(values["parts"]), settings=json.loads(str(values["settings"])))
+            state=values["state"],
+            step=int(values["step"]),
+            written=int(values["written"]),
+            merged=int(values["merged"]),
+            members=tuple(int(m) for m in values["members"]),
+            part=int(values["part"]),
+            parts=int(values["parts"]),
+            settings=json.loads(str(values["settings"])),
+        )
     except InputError:
         raise
     except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:
         raise InputError(f"{path}: not a readable checkpoint ({error}); {_RESTART_HINT}") from None
-    if (checkpoint.state.ndim != 4 or checkpoint.state.shape[0] != len(checkpoint.members)
-            or not np.iscomplexobj(checkpoint.state) or not np.isfinite(checkpoint.state).all()
-            or not 0 <= checkpoint.merged <= checkpoint.written or checkpoint.step < 0):
-        raise InputError(f"{path}: an inconsistent checkpoint (state {checkpoint.state.shape}, "
-                         f"{len(checkpoint.members)} members); {_RESTART_HINT}")
+    if (
+        checkpoint.state.ndim != 4
+        or checkpoint.state.shape[0] != len(checkpoint.members)
+        or not np.iscomplexobj(checkpoint.state)
+        or not np.isfinite(checkpoint.state).all()
+        or not 0 <= checkpoint.merged <= checkpoint.written
+        or checkpoint.step < 0
+    ):
+        raise InputError(
+            f"{path}: an inconsistent checkpoint (state {checkpoint.state.shape}, "
+            f"{len(checkpoint.members)} members); {_RESTART_HINT}"
+        )
     return checkpoint
 
 
@@ -208,9 +243,11 @@ def check_resume(folder: Path, settings: dict, parts: list[Part]) -> None:
         differences = settings_differences(checkpoint.settings, settings)
         if differences:
             listed = "; ".join(text for _, text in differences)
-            raise ConfigError(f"{folder}: the run here was made with other settings ({listed}); rerun with the "
-                              f"checkpoint's settings (only --years may grow), or {_RESTART_HINT}",
-                              field={"forcing_sha256": "forcing_file"}.get(differences[0][0], differences[0][0]))
+            raise ConfigError(
+                f"{folder}: the run here was made with other settings ({listed}); rerun with the "
+                f"checkpoint's settings (only --years may grow), or {_RESTART_HINT}",
+                field={"forcing_sha256": "forcing_file"}.get(differences[0][0], differences[0][0]),
+            )
         if path.name == CHECKPOINT_NAME and checkpoint.parts == 1:
             continue
         if whole is not None and path.name != CHECKPOINT_NAME and checkpoint.step <= whole.step:
@@ -218,9 +255,12 @@ def check_resume(folder: Path, settings: dict, parts: list[Part]) -> None:
             continue
         part = layout.get(path.name)
         if part is None or part.members != checkpoint.members or part.count != checkpoint.parts:
-            raise ConfigError(f"{folder}: an interrupted run with its members split over {checkpoint.parts} "
-                              f"Dask workers left {path.name} here; resume it with --workers {checkpoint.parts}, "
-                              f"or {_RESTART_HINT}", field="workers")
+            raise ConfigError(
+                f"{folder}: an interrupted run with its members split over {checkpoint.parts} "
+                f"Dask workers left {path.name} here; resume it with --workers {checkpoint.parts}, "
+                f"or {_RESTART_HINT}",
+                field="workers",
+            )
 
 
 def remove_partial_files(folder: Path) -> list[Path]:
@@ -244,7 +284,12 @@ def remove_partial_files(folder: Path) -> list[Path]:
 def remove_run_files(folder: Path) -> None:
     """Remove what a simulation keeps in ``folder`` (``--restart``): checkpoints, snapshots, output, figures."""
     folder = Path(folder)
-    for path in (folder / CHECKPOINT_NAME, *folder.glob("checkpoint_part*.npz"), folder / "output.nc",
-                 *folder.glob("output_part*.nc"), *(folder / name for name in FIGURES)):
+    for path in (
+        folder / CHECKPOINT_NAME,
+        *folder.glob("checkpoint_part*.npz"),
+        folder / "output.nc",
+        *folder.glob("output_part*.nc"),
+        *(folder / name for name in FIGURES),
+    ):
         path.unlink(missing_ok=True)
     shutil.rmtree(folder / SNAPSHOTS_FOLDER, ignore_errors=True)

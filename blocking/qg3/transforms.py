@@ -32,8 +32,7 @@ class SpectralTransform:
         spectral: ``(..., T + 1, T + 1)`` complex; grid: ``(..., nlat, nlon)`` real.
     """
 
-    def __init__(self, truncation: int = 21, nlat: int = 32, radius: float = 6.371e6,
-                 dtype: type = np.float64) -> None:
+    def __init__(self, truncation: int = 21, nlat: int = 32, radius: float = 6.371e6, dtype: type = np.float64) -> None:
         self.truncation = truncation
         self.radius = radius
         self.real_dtype = np.dtype(dtype)
@@ -50,7 +49,8 @@ class SpectralTransform:
         weights = 0.5 * self.grid.weights[:, None, None] * p
         self._analysis = np.ascontiguousarray(weights.transpose(2, 1, 0), dtype=self.real_dtype)
         self._p_and_dlat = np.ascontiguousarray(
-            np.stack([self._p, self._dlat], axis=1).reshape(truncation + 1, 2 * self.grid.nlat, truncation + 1))
+            np.stack([self._p, self._dlat], axis=1).reshape(truncation + 1, 2 * self.grid.nlat, truncation + 1)
+        )
         m_over = np.arange(truncation + 1)[:, None] / (radius * coslat[None, :])
         self._m_over_a_coslat = m_over.astype(self.real_dtype)  # (m, i)
         # Fourier matrices: rows (m, re/im) → longitudes, and back

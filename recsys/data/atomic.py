@@ -55,9 +55,7 @@ def _parse_header(line: str, path: Path) -> list[tuple[str, str]]:
     for cell in line.rstrip("\n").split("\t"):
         name, sep, kind = cell.partition(":")
         if not sep or kind not in _TYPES:
-            raise AtomicFormatError(
-                f"{path}: header cell {cell!r} should be 'name:type' with type one of {_TYPES}"
-            )
+            raise AtomicFormatError(f"{path}: header cell {cell!r} should be 'name:type' with type one of {_TYPES}")
         fields.append((name, kind))
     return fields
 

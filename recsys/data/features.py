@@ -50,8 +50,11 @@ class FieldEncoder:
         return [len(self.vocabularies_[f]) for f in self.fields]
 
     def state_dict(self) -> dict:
-        return {"fields": list(self.fields), "min_count": self.min_count,
-                "vocabularies": {f: v.state_dict() for f, v in self.vocabularies_.items()}}
+        return {
+            "fields": list(self.fields),
+            "min_count": self.min_count,
+            "vocabularies": {f: v.state_dict() for f, v in self.vocabularies_.items()},
+        }
 
     def load_state_dict(self, state: Mapping) -> None:
         self.fields = tuple(state["fields"])

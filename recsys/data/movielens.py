@@ -78,8 +78,9 @@ class Interactions:
 
     def subset(self, index: np.ndarray) -> Interactions:
         """The interactions at ``index`` with the same id space."""
-        return Interactions(self.users[index], self.items[index], self.num_users, self.num_items,
-                            self.user_ids, self.item_ids)
+        return Interactions(
+            self.users[index], self.items[index], self.num_users, self.num_items, self.user_ids, self.item_ids
+        )
 
 
 def load_interactions(folder: str | Path) -> Interactions:
@@ -93,8 +94,14 @@ def load_interactions(folder: str | Path) -> Interactions:
     keys = users.astype(np.int64) * len(item_ids) + items
     _, first = np.unique(keys, return_index=True)
     first.sort()
-    return Interactions(users[first].astype(np.int64), items[first].astype(np.int64), len(user_ids),
-                        len(item_ids), tuple(user_ids), tuple(item_ids))
+    return Interactions(
+        users[first].astype(np.int64),
+        items[first].astype(np.int64),
+        len(user_ids),
+        len(item_ids),
+        tuple(user_ids),
+        tuple(item_ids),
+    )
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,9 @@ class InteractingLayer(nn.Module):
         - input: ``(batch, fields, in_dim)``; output: ``(batch, fields, heads * head_dim)``.
     """
 
-    def __init__(self, in_dim: int, heads: int, head_dim: int, residual: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self, in_dim: int, heads: int, head_dim: int, residual: bool = True, generator: torch.Generator | None = None
+    ):
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         self.width = heads * head_dim
@@ -88,8 +89,12 @@ class AutoInt(nn.Module):
             PyTorch's default); the same seed gives the same model. None: the global generator.
     """
 
-    def __init__(self, cardinalities: Sequence[int], config: AutoIntConfig = AutoIntConfig(),
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        config: AutoIntConfig = AutoIntConfig(),
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.config = config
         fields = len(cardinalities)
@@ -97,7 +102,7 @@ class AutoInt(nn.Module):
         self.register_buffer("offsets", offsets, persistent=False)
         self.cardinalities = tuple(int(c) for c in cardinalities)
         self.embedding = nn.Embedding(sum(self.cardinalities), config.embedding_dim)
-        nn.init.normal_(self.embedding.weight, std=1e-4 ** 0.5, generator=generator)
+        nn.init.normal_(self.embedding.weight, std=1e-4**0.5, generator=generator)
         dims = [config.embedding_dim] + [config.heads * config.head_dim] * config.layers
         self.interacting = nn.ModuleList(
             InteractingLayer(dims[i], config.heads, config.head_dim, config.residual, generator=generator)

@@ -27,8 +27,15 @@ class UserItemEmbedding(nn.Module):
         generator: Optional generator for the initialisation.
     """
 
-    def __init__(self, num_users: int, num_items: int, dim: int, joint: bool = True,
-                 init_std: float = 0.1, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        dim: int,
+        joint: bool = True,
+        init_std: float = 0.1,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.num_users, self.num_items, self.dim, self.joint = num_users, num_items, dim, joint
         if joint:
@@ -82,7 +89,7 @@ class EmbeddingRanker(nn.Module):
             user_rows, item_rows = self.final_embeddings()
             ego_u, ego_i = self.embedding.split()
         u, i, j = user_rows[users], item_rows[positives], item_rows[negatives]
-        l2 = (ego_u[users].pow(2).sum() + ego_i[positives].pow(2).sum() + ego_i[negatives].pow(2).sum())
+        l2 = ego_u[users].pow(2).sum() + ego_i[positives].pow(2).sum() + ego_i[negatives].pow(2).sum()
         return (u * i).sum(-1), (u * j).sum(-1), l2 / 2 / users.numel()
 
     @torch.no_grad()

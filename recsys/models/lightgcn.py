@@ -19,8 +19,9 @@ from recsys.models.embeddings import EmbeddingRanker, UserItemEmbedding
 __all__ = ["LightGCN", "normalized_adjacency"]
 
 
-def normalized_adjacency(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int,
-                         device: torch.device | str = "cpu") -> Tensor:
+def normalized_adjacency(
+    users: np.ndarray, items: np.ndarray, num_users: int, num_items: int, device: torch.device | str = "cpu"
+) -> Tensor:
     """The symmetric normalised bipartite adjacency ``D^-1/2 A D^-1/2`` as a sparse CSR tensor.
 
     Nodes ``0..num_users-1`` are users, ``num_users..`` items. Duplicate pairs count once.
@@ -37,8 +38,12 @@ def normalized_adjacency(users: np.ndarray, items: np.ndarray, num_users: int, n
     inv_sqrt = np.zeros(nodes)
     inv_sqrt[degree > 0] = degree[degree > 0] ** -0.5
     values = inv_sqrt[rows] * inv_sqrt[cols]
-    coo = torch.sparse_coo_tensor(torch.as_tensor(np.stack([rows, cols])), torch.as_tensor(values, dtype=torch.float32),
-                                  (nodes, nodes), check_invariants=True).coalesce()
+    coo = torch.sparse_coo_tensor(
+        torch.as_tensor(np.stack([rows, cols])),
+        torch.as_tensor(values, dtype=torch.float32),
+        (nodes, nodes),
+        check_invariants=True,
+    ).coalesce()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return coo.to_sparse_csr().to(device)
@@ -55,8 +60,16 @@ class LightGCN(EmbeddingRanker):
         generator: Optional generator for the initialisation.
     """
 
-    def __init__(self, num_users: int, num_items: int, adjacency: Tensor, dim: int = 64, layers: int = 3,
-                 joint: bool = True, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        adjacency: Tensor,
+        dim: int = 64,
+        layers: int = 3,
+        joint: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         from torch_geometric.nn import LGConv
 

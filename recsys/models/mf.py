@@ -28,8 +28,14 @@ class MF(EmbeddingRanker):
         generator: Optional generator for the initialisation.
     """
 
-    def __init__(self, num_users: int, num_items: int, dim: int = 64, joint: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        dim: int = 64,
+        joint: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.embedding = UserItemEmbedding(num_users, num_items, dim, joint=joint, generator=generator)
 

@@ -30,15 +30,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sparse_core import distributions, lottery, pruning, soups
-from sparse_core.infra.datasets import load_mnist5k, split_per_class
-from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
-from sparse_core.masks import Mask, apply_mask, masked_parameters
-from sparse_core.comparison.training import TrainConfig, accuracy, mlp, train_classifier
 from sparse_core.comparison.config import METHODS, SWEEP_SPARSITIES, CompareConfig
+from sparse_core.comparison.training import TrainConfig, accuracy, mlp, train_classifier
+from sparse_core.dynamic import DynamicSparseConfig, DynamicSparseUpdater
+from sparse_core.infra.datasets import load_mnist5k, split_per_class
+from sparse_core.masks import Mask, apply_mask, masked_parameters
 
 __all__ = ["METHODS", "SWEEP_SPARSITIES", "CompareConfig", "compare_methods", "layer_targets"]
 
 log = logging.getLogger(__name__)
+
 
 def layer_targets(model: nn.Module, density: float) -> dict[str, int]:
     """Per-layer nonzero counts for the ERK-initialised methods (total exact to one weight)."""
@@ -54,9 +55,7 @@ def _load(config: CompareConfig, device: torch.device):
     return (inputs[train].to(device), targets[train].to(device)), (inputs[test].to(device), targets[test].to(device))
 
 
-def compare_methods(
-    config: CompareConfig, device: torch.device | str = "cpu", progress: bool = False
-) -> dict:
+def compare_methods(config: CompareConfig, device: torch.device | str = "cpu", progress: bool = False) -> dict:
     """Train dense and every sparse method of ``config`` and test them on the held-out digits.
 
     Returns:
@@ -91,6 +90,7 @@ def compare_methods(
         "nonzeros": Mask.ones_like(dense).nonzeros(),
         "train_seconds": time.perf_counter() - start,
     }
+
     def run_magnitude(density: float):
         model = copy.deepcopy(dense)
         mask = pruning.magnitude_global(model, density)
@@ -128,14 +128,25 @@ def compare_methods(
             apply_mask(model, pruning.random_mask(model, _densities(model, targets), generator(offset)))
             optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
             updater = DynamicSparseUpdater(
-                model, optimizer,
-                DynamicSparseConfig(regrowth=regrowth, update_every=config.update_every,
-                                    end_step=int(config.end_fraction * steps),
-                                    initial_fraction=config.initial_fraction),
+                model,
+                optimizer,
+                DynamicSparseConfig(
+                    regrowth=regrowth,
+                    update_every=config.update_every,
+                    end_step=int(config.end_fraction * steps),
+                    initial_fraction=config.initial_fraction,
+                ),
                 generator=generator(offset + 1),
             )
-            train_classifier(model, train_x, train_y, train_config, generator(offset + 2),
-                             after_step=updater.step, optimizer=optimizer)
+            train_classifier(
+                model,
+                train_x,
+                train_y,
+                train_config,
+                generator(offset + 2),
+                after_step=updater.step,
+                optimizer=optimizer,
+            )
             updater.close()
             return model, targets
 
@@ -149,8 +160,13 @@ def compare_methods(
         return soups.soup(members, ticket["mask"]), round(density * ticket["mask"].numel())
 
     runners: dict[str, Callable[[float], tuple[nn.Module, Mapping[str, int] | int]]] = {
-        "magnitude": run_magnitude, "imp": run_imp, "random_erk": run_static,
-        "set": run_dynamic("random", 6), "rigl": run_dynamic("gradient", 8), "soup": run_soup}
+        "magnitude": run_magnitude,
+        "imp": run_imp,
+        "random_erk": run_static,
+        "set": run_dynamic("random", 6),
+        "rigl": run_dynamic("gradient", 8),
+        "soup": run_soup,
+    }
     sweep: dict[float, dict] = {}
     jobs = [(s, m) for s in config.sparsities for m in METHODS if m in config.methods]
     for sparsity, method in tqdm(jobs, desc="methods", disable=not progress):
@@ -221,7 +237,9 @@ def summary_table(results: dict) -> str:
     """The comparison as a text table (method, accuracy, nonzeros, density, seconds)."""
     lines = [f"{'method':<12}{'sparsity':>9}{'accuracy':>10}{'nonzeros':>10}{'density':>9}{'target':>9}{'seconds':>9}"]
     dense = results["dense"]
-    lines.append(f"{'dense':<12}{0:>9.2f}{dense['accuracy']:>10.4f}{dense['nonzeros']:>10d}{1:>9.3f}{'-':>9}{dense['train_seconds']:>9.1f}")
+    lines.append(
+        f"{'dense':<12}{0:>9.2f}{dense['accuracy']:>10.4f}{dense['nonzeros']:>10d}{1:>9.3f}{'-':>9}{dense['train_seconds']:>9.1f}"
+    )
     for sparsity, methods in results["sweep"].items():
         for name, row in methods.items():
             lines.append(
@@ -241,7 +259,9 @@ def plot_sweep(results: dict, path) -> None:
     figure, axis = plt.subplots(figsize=(6, 4))
     sparsities = sorted(results["sweep"], key=float)
     for method in METHODS:
-        points = [(float(s), results["sweep"][s][method]["accuracy"]) for s in sparsities if method in results["sweep"][s]]
+        points = [
+            (float(s), results["sweep"][s][method]["accuracy"]) for s in sparsities if method in results["sweep"][s]
+        ]
         if points:
             xs, ys = zip(*points)
             axis.plot(xs, np.array(ys) * 100, marker="o", label=method)

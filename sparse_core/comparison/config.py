@@ -57,13 +57,17 @@ class CompareConfig:
         if not self.methods:
             raise ConfigError("CompareConfig.methods: give at least one method", field="methods")
         if "soup" in self.methods and "imp" not in self.methods:
-            raise ConfigError("the 'soup' method averages retrains of the IMP ticket: include 'imp' too", field="methods")
+            raise ConfigError(
+                "the 'soup' method averages retrains of the IMP ticket: include 'imp' too", field="methods"
+            )
         for sparsity in self.sparsities:
             for index, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
                 if round((1.0 - sparsity) * fan_in * fan_out) < 1:
                     raise ConfigError(
                         f"sparsity {sparsity} keeps no weight of layer {index} ({fan_in}x{fan_out} weights) at "
-                        f"uniform density; choose a smaller sparsity or wider layers", field="sparsity")
+                        f"uniform density; choose a smaller sparsity or wider layers",
+                        field="sparsity",
+                    )
 
     @property
     def sparsities(self) -> tuple[float, ...]:

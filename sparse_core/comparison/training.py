@@ -96,5 +96,7 @@ def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, batch_size: int =
     model.eval()
     correct = 0
     for start in range(0, len(inputs), batch_size):
-        correct += (model(inputs[start : start + batch_size]).argmax(dim=1) == labels[start : start + batch_size]).sum().item()
+        correct += (
+            (model(inputs[start : start + batch_size]).argmax(dim=1) == labels[start : start + batch_size]).sum().item()
+        )
     return correct / len(inputs)

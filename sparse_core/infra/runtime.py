@@ -50,8 +50,20 @@ log = logging.getLogger(__name__)
 ConfigT = TypeVar("ConfigT")
 
 DEFAULT_PACKAGES = (
-    "sparseworks", "torch", "numpy", "scipy", "torch-geometric", "pyomo", "highspy",
-    "xarray", "netCDF4", "zarr", "shap", "scikit-learn", "pymunk", "typer",
+    "sparseworks",
+    "torch",
+    "numpy",
+    "scipy",
+    "torch-geometric",
+    "pyomo",
+    "highspy",
+    "xarray",
+    "netCDF4",
+    "zarr",
+    "shap",
+    "scikit-learn",
+    "pymunk",
+    "typer",
 )
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,13 +273,17 @@ def git_revision(root: Path = _REPO_ROOT) -> str | None:
     try:
         revision = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, timeout=5,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         if revision.returncode != 0:
             return None
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

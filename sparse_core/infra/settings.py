@@ -39,8 +39,12 @@ __all__ = ["ConfigError", "check_settings", "config", "field_help", "setting"]
 
 T = TypeVar("T")
 _MISSING = dataclasses.MISSING
-_BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
-           "le": ("<=", lambda v, b: v <= b), "lt": ("<", lambda v, b: v < b)}
+_BOUNDS = {
+    "ge": (">=", lambda v, b: v >= b),
+    "gt": (">", lambda v, b: v > b),
+    "le": ("<=", lambda v, b: v <= b),
+    "lt": ("<", lambda v, b: v < b),
+}
 
 
 def setting(
@@ -73,9 +77,14 @@ def setting(
     metadata = {
         key: value
         for key, value in {
-            "help": help, "ge": ge, "gt": gt, "le": le, "lt": lt,
+            "help": help,
+            "ge": ge,
+            "gt": gt,
+            "le": le,
+            "lt": lt,
             "choices": tuple(choices) if choices is not None else None,
-            "cli": cli, "prefix": prefix,
+            "cli": cli,
+            "prefix": prefix,
         }.items()
         if value is not None
     }
@@ -127,7 +136,7 @@ def check_settings(instance: Any) -> None:
             if isinstance(item, float) and not math.isfinite(item) and not meta.get("allow_nonfinite", False):
                 raise ConfigError(f"{where} must be a finite number, got {item}", field=f.name)
             if isinstance(item, (int, float)):
-                for key, (symbol, test) in _BOUNDS.items():
+                for key, (_symbol, test) in _BOUNDS.items():
                     bound = meta.get(key)
                     if bound is not None and not test(item, bound):
                         raise ConfigError(f"{where} must be {describe_bounds(meta)}, got {item}", field=f.name)

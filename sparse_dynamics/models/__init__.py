@@ -108,15 +108,24 @@ def _hidden(path: Path, field: str, value: object) -> tuple[int, ...]:
 def _check_architecture(path: Path, architecture: dict) -> dict:
     """The architecture of a model file, every field checked (kind, sizes, graph layout)."""
     kind = architecture.get("kind")
-    fields = {"mlp": {"kind", "state_dim", "action_dim", "hidden"},
-              "graph": {"kind", "action_dim", "hidden", "message_dim", "layout"}}
+    fields = {
+        "mlp": {"kind", "state_dim", "action_dim", "hidden"},
+        "graph": {"kind", "action_dim", "hidden", "message_dim", "layout"},
+    }
     expected = fields.get(kind) if isinstance(kind, str) else None
     if expected is None:
         _fail(path, "architecture.kind", f"expected 'mlp' or 'graph', found {kind!r}")
     if set(architecture) != expected:
-        _fail(path, "architecture", f"expected the fields {sorted(expected)} of a {kind} model, found {sorted(architecture)}")
-    checked = {"kind": kind, "hidden": list(_hidden(path, "architecture.hidden", architecture["hidden"])),
-               "action_dim": _count(path, "architecture.action_dim", architecture["action_dim"], 1, MAX_SIZE)}
+        _fail(
+            path,
+            "architecture",
+            f"expected the fields {sorted(expected)} of a {kind} model, found {sorted(architecture)}",
+        )
+    checked = {
+        "kind": kind,
+        "hidden": list(_hidden(path, "architecture.hidden", architecture["hidden"])),
+        "action_dim": _count(path, "architecture.action_dim", architecture["action_dim"], 1, MAX_SIZE),
+    }
     if kind == "mlp":
         checked["state_dim"] = _count(path, "architecture.state_dim", architecture["state_dim"], 1, MAX_SIZE)
         return checked
@@ -149,8 +158,9 @@ def _build(architecture: dict) -> nn.Module:
     from sparse_dynamics.models.graph import GraphDynamics
 
     layout = GraphLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in architecture["layout"].items()})
-    return GraphDynamics(layout, architecture["action_dim"], architecture["hidden"],
-                         message_dim=architecture["message_dim"], gated=True)
+    return GraphDynamics(
+        layout, architecture["action_dim"], architecture["hidden"], message_dim=architecture["message_dim"], gated=True
+    )
 
 
 def _check_state(path: Path, state: dict, architecture: dict) -> None:
@@ -177,8 +187,11 @@ def _check_state(path: Path, state: dict, architecture: dict) -> None:
             if not tensor.dtype.is_floating_point:
                 _fail(path, f"state_dict.{name}", f"expected floating-point values, found {tensor.dtype}")
             if not bool(torch.isfinite(tensor).all()):
-                _fail(path, f"state_dict.{name}", f"expected finite values, found "
-                                                 f"{int((~torch.isfinite(tensor)).sum())} NaN/inf entries")
+                _fail(
+                    path,
+                    f"state_dict.{name}",
+                    f"expected finite values, found {int((~torch.isfinite(tensor)).sum())} NaN/inf entries",
+                )
             if name.endswith("_scale") and not bool((tensor > 0).all()):
                 _fail(path, f"state_dict.{name}", "expected positive normalisation scales")
         elif expected.dtype == torch.bool:
@@ -187,7 +200,9 @@ def _check_state(path: Path, state: dict, architecture: dict) -> None:
         elif tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
             _fail(path, f"state_dict.{name}", f"expected integers, found {tensor.dtype}")
         elif name.endswith("hard_choices") and not bool(torch.isin(tensor, torch.tensor([OFF, IDENTITY, RELU])).all()):
-            _fail(path, f"state_dict.{name}", f"expected choices in {{{OFF}, {IDENTITY}, {RELU}}} (off, identity, relu)")
+            _fail(
+                path, f"state_dict.{name}", f"expected choices in {{{OFF}, {IDENTITY}, {RELU}}} (off, identity, relu)"
+            )
 
 
 def _read(path: Path | str) -> tuple[Path, dict]:
@@ -197,13 +212,19 @@ def _read(path: Path | str) -> tuple[Path, dict]:
     try:
         saved = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as error:  # torch raises pickle, zip and runtime errors alike for a damaged file
-        raise InputError(f"{path}: a damaged torch file that torch.load cannot read as plain weights "
-                         f"({type(error).__name__}: {str(error)[:200]}); expected {MODEL_FILE}") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("architecture"), dict) or not isinstance(
-        saved.get("state_dict"), dict
+        raise InputError(
+            f"{path}: a damaged torch file that torch.load cannot read as plain weights "
+            f"({type(error).__name__}: {str(error)[:200]}); expected {MODEL_FILE}"
+        ) from None
+    if (
+        not isinstance(saved, dict)
+        or not isinstance(saved.get("architecture"), dict)
+        or not isinstance(saved.get("state_dict"), dict)
     ):
-        raise InputError(f"{path}: expected {MODEL_FILE} (a dict with 'architecture' and 'state_dict'), found "
-                         f"{type(saved).__name__}" + (f" with keys {sorted(map(str, saved))[:8]}" if isinstance(saved, dict) else ""))
+        raise InputError(
+            f"{path}: expected {MODEL_FILE} (a dict with 'architecture' and 'state_dict'), found "
+            f"{type(saved).__name__}" + (f" with keys {sorted(map(str, saved))[:8]}" if isinstance(saved, dict) else "")
+        )
     if saved.get("format", FORMAT) != FORMAT:
         _fail(path, "format", f"expected {FORMAT!r}, found {saved.get('format')!r}")
     if "task" in saved and saved["task"] not in TASK_NAMES:

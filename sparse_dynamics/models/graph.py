@@ -34,13 +34,22 @@ class _Interaction(MessagePassing):
         self.edge_mlp = edge_mlp
 
     def forward(
-        self, positions: Tensor, types: Tensor, scale: Tensor, edge_index: Tensor,
+        self,
+        positions: Tensor,
+        types: Tensor,
+        scale: Tensor,
+        edge_index: Tensor,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         return self.propagate(edge_index, positions=positions, types=types, scale=scale, generator=generator)
 
     def message(
-        self, positions_i: Tensor, positions_j: Tensor, types_i: Tensor, types_j: Tensor, scale: Tensor,
+        self,
+        positions_i: Tensor,
+        positions_j: Tensor,
+        types_i: Tensor,
+        types_j: Tensor,
+        scale: Tensor,
         generator: torch.Generator | None,
     ) -> Tensor:
         return self.edge_mlp(torch.cat([(positions_j - positions_i) / scale, types_i, types_j], dim=-1), generator)
@@ -81,10 +90,18 @@ class GraphDynamics(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.layout, self.action_dim, self.hidden, self.message_dim = layout, int(action_dim), tuple(hidden), message_dim
+        self.layout, self.action_dim, self.hidden, self.message_dim = (
+            layout,
+            int(action_dim),
+            tuple(hidden),
+            message_dim,
+        )
         dim, types = layout.node_state_dim, layout.type_count
-        options = dict(init_keep_probability=init_keep_probability, init_relu_probability=init_relu_probability,
-                       generator=generator)
+        options = dict(
+            init_keep_probability=init_keep_probability,
+            init_relu_probability=init_relu_probability,
+            generator=generator,
+        )
         self.edge_mlp = GatedMLP([dim + 2 * types, *self.hidden, message_dim], **options)
         self.node_mlp = GatedMLP([message_dim + types + self.action_dim, *self.hidden, dim], **options)
         if not gated:
@@ -135,7 +152,9 @@ class GraphDynamics(nn.Module):
     @classmethod
     def gated_from(cls, dense: GraphDynamics, **gate_options) -> GraphDynamics:
         """A gated copy of ``dense`` with the same weights and normalisation."""
-        gated = cls(dense.layout, dense.action_dim, dense.hidden, message_dim=dense.message_dim, gated=True, **gate_options)
+        gated = cls(
+            dense.layout, dense.action_dim, dense.hidden, message_dim=dense.message_dim, gated=True, **gate_options
+        )
         gated.edge_mlp.linears.load_state_dict(dense.edge_mlp.linears.state_dict())
         gated.node_mlp.linears.load_state_dict(dense.node_mlp.linears.state_dict())
         for name in ("position_scale", "action_scale", "delta_mean", "delta_scale"):
@@ -143,7 +162,16 @@ class GraphDynamics(nn.Module):
         return gated.to(dense.delta_scale.device)
 
     def architecture(self) -> dict:
-        return {"kind": "graph", "action_dim": self.action_dim, "hidden": list(self.hidden), "message_dim": self.message_dim,
-                "layout": {"node_count": self.layout.node_count, "node_state_dim": self.layout.node_state_dim,
-                           "node_types": list(self.layout.node_types), "type_count": self.layout.type_count,
-                           "actuated_node": self.layout.actuated_node}}
+        return {
+            "kind": "graph",
+            "action_dim": self.action_dim,
+            "hidden": list(self.hidden),
+            "message_dim": self.message_dim,
+            "layout": {
+                "node_count": self.layout.node_count,
+                "node_state_dim": self.layout.node_state_dim,
+                "node_types": list(self.layout.node_types),
+                "type_count": self.layout.type_count,
+                "actuated_node": self.layout.actuated_node,
+            },
+        }

@@ -52,7 +52,8 @@ class MLPDynamics(nn.Module):
         self.state_dim, self.action_dim, self.hidden = int(state_dim), int(action_dim), tuple(int(h) for h in hidden)
         self.net = GatedMLP(
             [self.state_dim + self.action_dim, *self.hidden, self.state_dim],
-            init_keep_probability=init_keep_probability, init_relu_probability=init_relu_probability,
+            init_keep_probability=init_keep_probability,
+            init_relu_probability=init_relu_probability,
             generator=generator,
         )
         if not gated:

@@ -83,8 +83,12 @@ class PushTask(Task):
         self.reset(0)
 
     def options(self) -> dict:
-        return {"shape": self.shape, "action_bound": self.action_bound, "pusher_radius": self.pusher_radius,
-                "angle_weight": self.angle_weight}
+        return {
+            "shape": self.shape,
+            "action_bound": self.action_bound,
+            "pusher_radius": self.pusher_radius,
+            "angle_weight": self.angle_weight,
+        }
 
     def _build(self, pusher_xy: np.ndarray, object_pose: np.ndarray) -> None:
         self.space = make_space(self.physics)
@@ -151,7 +155,9 @@ class PushTask(Task):
         target = state[2:4] + _rotate(self._script_offset[None], state[4])[0]
         heading = target - state[:2]
         command = heading / max(np.linalg.norm(heading), 1e-9) * self.action_bound
-        return np.clip(command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound)
+        return np.clip(
+            command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound
+        )
 
     def object_outline(self, pose: np.ndarray) -> list[np.ndarray]:
         """World-frame vertices of the object's parts at ``pose = (x, y, angle)``."""
@@ -162,7 +168,8 @@ class PushTask(Task):
 
         state = self.state
         return draw_scene(
-            path, limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM),
+            path,
+            limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM),
             polygons=[(part, "tab:gray") for part in self.object_outline(state[2:5])],
             circles=[(state[:2], self.pusher_radius, "tab:blue")],
             goal_polygons=[] if goal is None else self.object_outline(np.asarray(goal)),

@@ -113,9 +113,13 @@ class PiecewiseAffineTask(Task):
             point = -offset * normal / normal.dot(normal)
             lines.append(np.stack([point - 3 * box * direction, point + 3 * box * direction]))
         return draw_scene(
-            path, limits=(-box, box, -box, box), circles=[(self._state, 0.05 * box, "tab:blue")],
-            lines=lines, goal_circles=[] if goal is None else [(np.asarray(goal), 0.05 * box)],
-            title="pwa: state (dot), region borders (lines)", units="state units",
+            path,
+            limits=(-box, box, -box, box),
+            circles=[(self._state, 0.05 * box, "tab:blue")],
+            lines=lines,
+            goal_circles=[] if goal is None else [(np.asarray(goal), 0.05 * box)],
+            title="pwa: state (dot), region borders (lines)",
+            units="state units",
         )
 
 
@@ -136,7 +140,9 @@ class OptimalPlan:
     regions_tried: int
 
 
-def _plan_lp(task: PiecewiseAffineTask, x0: np.ndarray, goal: np.ndarray, patterns: tuple) -> scipy.optimize.OptimizeResult:
+def _plan_lp(
+    task: PiecewiseAffineTask, x0: np.ndarray, goal: np.ndarray, patterns: tuple
+) -> scipy.optimize.OptimizeResult:
     """One LP: the optimum when x_t stays in region ``patterns[t]`` (t = 0 .. H-1).
 
     Variables per step t = 0..H-1: u_t (2), x_{t+1} (2), e_{t+1} >= |x_{t+1} - goal| (2),
@@ -188,8 +194,13 @@ def _plan_lp(task: PiecewiseAffineTask, x0: np.ndarray, goal: np.ndarray, patter
                 row[x(t - 1)] = sign * task.C[k]
                 ub_rows.append(row), ub_rhs.append(-sign * task.d[k])
     return scipy.optimize.linprog(
-        objective, A_ub=np.array(ub_rows), b_ub=np.array(ub_rhs), A_eq=np.array(eq_rows), b_eq=np.array(eq_rhs),
-        bounds=bounds, method="highs",
+        objective,
+        A_ub=np.array(ub_rows),
+        b_ub=np.array(ub_rhs),
+        A_eq=np.array(eq_rows),
+        b_eq=np.array(eq_rhs),
+        bounds=bounds,
+        method="highs",
     )
 
 
@@ -227,4 +238,6 @@ def optimal_control(task: PiecewiseAffineTask, x0: np.ndarray, goal: np.ndarray,
     for action in actions:
         states.append(task.dynamics(states[-1], action))
     states = np.stack(states)
-    return OptimalPlan(actions=actions, states=states, cost=task.trajectory_cost(states, actions, goal), regions_tried=tried)
+    return OptimalPlan(
+        actions=actions, states=states, cost=task.trajectory_cost(states, actions, goal), regions_tried=tried
+    )

@@ -56,8 +56,12 @@ class RopeTask(Task):
         self.reset(0)
 
     def options(self) -> dict:
-        return {"segments": self.segments, "segment_length": self.segment_length,
-                "grasped_segment": self.grasped_segment, "action_bound": self.action_bound}
+        return {
+            "segments": self.segments,
+            "segment_length": self.segment_length,
+            "grasped_segment": self.grasped_segment,
+            "action_bound": self.action_bound,
+        }
 
     @property
     def graph_layout(self) -> GraphLayout:
@@ -128,7 +132,9 @@ class RopeTask(Task):
             self._script_target = rng.uniform(-12.0, 12.0, size=2)
         heading = self._script_target - np.array(self.gripper.position)
         command = heading / max(np.linalg.norm(heading), 1e-9) * self.action_bound
-        return np.clip(command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound)
+        return np.clip(
+            command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound
+        )
 
     def render(self, path: Path | str, goal: np.ndarray | None = None) -> Path:
         from sparse_dynamics.tasks.render import draw_scene
@@ -138,7 +144,10 @@ class RopeTask(Task):
         grasped = np.array(self.bodies[self.grasped_segment].position)
         goals = [] if goal is None else [(xy, 0.4) for xy in np.asarray(goal).reshape(-1, 2)]
         return draw_scene(
-            path, limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM), lines=lines,
-            circles=[(grasped, 0.8, "tab:blue")], goal_circles=goals,
+            path,
+            limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM),
+            lines=lines,
+            circles=[(grasped, 0.8, "tab:blue")],
+            goal_circles=goals,
             title="rope: segments, gripper (blue), goal centres (dashed)",
         )

@@ -65,8 +65,13 @@ class SortTask(Task):
         self.reset(0)
 
     def options(self) -> dict:
-        return {"objects": self.objects, "classes": self.classes, "disc_radius": self.disc_radius,
-                "action_bound": self.action_bound, "pusher_radius": self.pusher_radius}
+        return {
+            "objects": self.objects,
+            "classes": self.classes,
+            "disc_radius": self.disc_radius,
+            "action_bound": self.action_bound,
+            "pusher_radius": self.pusher_radius,
+        }
 
     @property
     def graph_layout(self) -> GraphLayout:
@@ -103,9 +108,11 @@ class SortTask(Task):
                     placed.append(candidate)
                     break
             else:
-                raise ValueError(f"sort: cannot place {self.objects} discs of radius {self.disc_radius} cm and a pusher "
-                                 f"of radius {self.pusher_radius} cm apart in the table (seed {seed}); use fewer or "
-                                 f"smaller discs")
+                raise ValueError(
+                    f"sort: cannot place {self.objects} discs of radius {self.disc_radius} cm and a pusher "
+                    f"of radius {self.pusher_radius} cm apart in the table (seed {seed}); use fewer or "
+                    f"smaller discs"
+                )
         self._build(np.stack(placed))
         self._script_target = int(rng.integers(self.objects))
         return self.state
@@ -145,7 +152,9 @@ class SortTask(Task):
         state = self.state
         heading = state[2 + 2 * self._script_target : 4 + 2 * self._script_target] - state[:2]
         command = heading / max(np.linalg.norm(heading), 1e-9) * self.action_bound
-        return np.clip(command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound)
+        return np.clip(
+            command + rng.normal(0.0, 0.3 * self.action_bound, size=2), -self.action_bound, self.action_bound
+        )
 
     def render(self, path: Path | str, goal: np.ndarray | None = None) -> Path:
         from sparse_dynamics.tasks.render import draw_scene
@@ -156,6 +165,9 @@ class SortTask(Task):
         ]
         goals = [] if goal is None else [(xy, 2 * self.disc_radius) for xy in np.asarray(goal).reshape(-1, 2)]
         return draw_scene(
-            path, limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM), circles=circles,
-            goal_circles=goals, title="sort: discs, pusher (blue), targets (dashed)",
+            path,
+            limits=(-WORKSPACE_CM, WORKSPACE_CM, -WORKSPACE_CM, WORKSPACE_CM),
+            circles=circles,
+            goal_circles=goals,
+            title="sort: discs, pusher (blue), targets (dashed)",
         )

@@ -18,7 +18,9 @@ def reference_model(qg3_folder):
 
     store = xr.open_zarr(qg3_folder / "test_t21_t31.zarr", zarr_format=2, consolidated=True).load()
     inputs = load_t63_inputs(SpectralTransform().grid, qg3_folder)
-    model = QG3Model(QG3Config(), inputs["orography"], inputs["land_sea_mask"], from_reference_grid(store.forcing.to_numpy()))
+    model = QG3Model(
+        QG3Config(), inputs["orography"], inputs["land_sea_mask"], from_reference_grid(store.forcing.to_numpy())
+    )
     return model, store
 
 

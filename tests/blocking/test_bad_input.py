@@ -30,10 +30,14 @@ def _forcing_file(path: Path, values=None, **changes):
 
     grid = gaussian_grid(32)
     values = np.zeros((3, grid.nlat, grid.nlon)) if values is None else values
-    data = xr.Dataset({"forcing": (("level", "lat", "lon"), values, {"units": changes.get("units", "s-2")})},
-                      coords=dict(level=("level", changes.get("level", [200.0, 500.0, 800.0]), {"units": "hPa"}),
-                                  lat=("lat", changes.get("lat", grid.lat), {"units": "degrees_north"}),
-                                  lon=("lon", changes.get("lon", grid.lon), {"units": "degrees_east"})))
+    data = xr.Dataset(
+        {"forcing": (("level", "lat", "lon"), values, {"units": changes.get("units", "s-2")})},
+        coords=dict(
+            level=("level", changes.get("level", [200.0, 500.0, 800.0]), {"units": "hPa"}),
+            lat=("lat", changes.get("lat", grid.lat), {"units": "degrees_north"}),
+            lon=("lon", changes.get("lon", grid.lon), {"units": "degrees_east"}),
+        ),
+    )
     data.to_netcdf(path)
     return path
 
@@ -45,13 +49,18 @@ def _climatology_file(path: Path, times=2, units="m2 s-1", lat=None, values=None
 
     grid = gaussian_grid(32)
     lat = grid.lat if lat is None else lat
-    psi = np.random.default_rng(0).standard_normal((1, times, 3, lat.size, grid.nlon)) * 1e6 if values is None \
-        else values
-    xr.Dataset({"psi": (("member", "time", "level", "lat", "lon"), psi, {"units": units})},
-               coords=dict(time=("time", np.arange(times, dtype=float), {"units": "days since 2000-01-01"}),
-                           level=("level", [200.0, 500.0, 800.0], {"units": "hPa"}),
-                           lat=("lat", lat, {"units": "degrees_north"}),
-                           lon=("lon", grid.lon, {"units": "degrees_east"}))).to_netcdf(path)
+    psi = (
+        np.random.default_rng(0).standard_normal((1, times, 3, lat.size, grid.nlon)) * 1e6 if values is None else values
+    )
+    xr.Dataset(
+        {"psi": (("member", "time", "level", "lat", "lon"), psi, {"units": units})},
+        coords=dict(
+            time=("time", np.arange(times, dtype=float), {"units": "days since 2000-01-01"}),
+            level=("level", [200.0, 500.0, 800.0], {"units": "hPa"}),
+            lat=("lat", lat, {"units": "degrees_north"}),
+            lon=("lon", grid.lon, {"units": "degrees_east"}),
+        ),
+    ).to_netcdf(path)
     return path
 
 
@@ -128,13 +137,22 @@ CASES = [
     # the user's climatology (forcing --climatology)
     ("climatology-text", ["forcing", "--climatology", "{notes.nc}"], ["notes.nc", "not a readable NetCDF"]),
     ("climatology-in-kelvin", ["forcing", "--climatology", "{clim_kelvin.nc}"], ["clim_kelvin.nc", "'psi'", "'K'"]),
-    ("climatology-all-skipped", ["forcing", "--climatology", "{clim_short.nc}", "--skip-days", "10"],
-     ["clim_short.nc", "no samples", "10 days"]),
-    ("compare-missing", ["forcing", "--climatology", "{clim_short.nc}", "--compare", "{missing}"],
-     ["missing", "not found"]),
+    (
+        "climatology-all-skipped",
+        ["forcing", "--climatology", "{clim_short.nc}", "--skip-days", "10"],
+        ["clim_short.nc", "no samples", "10 days"],
+    ),
+    (
+        "compare-missing",
+        ["forcing", "--climatology", "{clim_short.nc}", "--compare", "{missing}"],
+        ["missing", "not found"],
+    ),
     # a simulation that blows up
-    ("blow-up", ["simulate", "--years", "0.1", "--dt", "43200", "--checkpoint-every-days", "1", "--no-figures", "--json"],
-     ["non-finite at model day", "--dt"]),
+    (
+        "blow-up",
+        ["simulate", "--years", "0.1", "--dt", "43200", "--checkpoint-every-days", "1", "--no-figures", "--json"],
+        ["non-finite at model day", "--dt"],
+    ),
 ]
 
 
@@ -199,6 +217,10 @@ def test_resume_under_another_dt_fails_and_changes_nothing_but_the_run_record(tm
 
 
 def test_restart_is_an_option_recorded_in_the_config(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sparseworks", "blocking", "simulate", "--restart",
-                             "--print-config"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "blocking", "simulate", "--restart", "--print-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "restart = true" in result.stdout

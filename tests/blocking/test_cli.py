@@ -13,8 +13,9 @@ WALL_CLOCK = ("wall_seconds", "member_years_per_wall_minute")
 
 
 def run_cli(*args):
-    result = subprocess.run([sys.executable, "-m", "sparseworks", "blocking", *args, "--json"],
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "blocking", *args, "--json"], capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -30,8 +31,15 @@ def test_simulate_then_forcing(tmp_path):
     assert forcing["samples"] == 2 * 3  # day 0, 1, 2 of two members
     assert forcing["forcing"] == "forcing.nc"
     assert "climatology" in (tmp_path / "f" / "config.toml").read_text()
-    again = run_cli("simulate", *TINY, "--forcing", str(tmp_path / "f" / "forcing.nc"), "--no-figures",
-                    "--out", str(tmp_path / "s2"))
+    again = run_cli(
+        "simulate",
+        *TINY,
+        "--forcing",
+        str(tmp_path / "f" / "forcing.nc"),
+        "--no-figures",
+        "--out",
+        str(tmp_path / "s2"),
+    )
     assert again["finite"] is True
 
 
@@ -52,12 +60,18 @@ def test_simulate_replays_from_its_config(tmp_path):
         np.testing.assert_array_equal(one.psi.to_numpy(), two.psi.to_numpy())
 
 
-@pytest.mark.parametrize("option, value", [("--years", "nan"), ("--years", "0"), ("--years", "-1"), ("--dt", "0"),
-                                           ("--members", "0"), ("--scheme", "rk2")])
+@pytest.mark.parametrize(
+    "option, value",
+    [("--years", "nan"), ("--years", "0"), ("--years", "-1"), ("--dt", "0"), ("--members", "0"), ("--scheme", "rk2")],
+)
 def test_bad_setting_exits_2_naming_the_option(tmp_path, option, value):
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "sparseworks", "blocking", "simulate", option, value,
-                             "--out", str(out)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "blocking", "simulate", option, value, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and option in result.stderr
     assert not out.exists()
@@ -77,8 +91,23 @@ def test_bad_forcing_file_is_a_clear_error(tmp_path):
     import xarray as xr
 
     xr.Dataset({"wrong": ("x", [1.0])}).to_netcdf(bad)
-    result = subprocess.run([sys.executable, "-m", "sparseworks", "blocking", "simulate", *TINY, "--forcing", str(bad),
-                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparseworks",
+            "blocking",
+            "simulate",
+            *TINY,
+            "--forcing",
+            str(bad),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 2
     assert "bad.nc" in result.stderr and "'forcing' missing" in result.stderr
     assert not (tmp_path / "run").exists()
@@ -87,8 +116,22 @@ def test_bad_forcing_file_is_a_clear_error(tmp_path):
 def test_climatology_that_is_not_netcdf_is_a_clear_error(tmp_path):
     text = tmp_path / "notes.nc"
     text.write_text("not a NetCDF file\n")
-    result = subprocess.run([sys.executable, "-m", "sparseworks", "blocking", "forcing", "--climatology", str(text),
-                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparseworks",
+            "blocking",
+            "forcing",
+            "--climatology",
+            str(text),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 2
     assert "notes.nc: not a readable NetCDF climatology file" in result.stderr
     assert not (tmp_path / "run").exists()

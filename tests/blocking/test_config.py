@@ -14,12 +14,20 @@ def test_float32_maps_to_the_dtype():
     assert SimulationConfig(float32=True).model_config().dtype == "float32"
 
 
-@pytest.mark.parametrize("settings, field", [
-    (dict(years=float("nan")), "years"), (dict(years=0.0), "years"), (dict(years=-1.0), "years"),
-    (dict(years=0.5 / 365), "years"),  # shorter than one snapshot interval
-    (dict(dt_seconds=0.0), "dt_seconds"), (dict(members=0), "members"), (dict(scheme="euler"), "scheme"),
-    (dict(output_every_days=0.7), "output_every_days"), (dict(checkpoint_every_days=1 / 48), "checkpoint_every_days"),
-])
+@pytest.mark.parametrize(
+    "settings, field",
+    [
+        (dict(years=float("nan")), "years"),
+        (dict(years=0.0), "years"),
+        (dict(years=-1.0), "years"),
+        (dict(years=0.5 / 365), "years"),  # shorter than one snapshot interval
+        (dict(dt_seconds=0.0), "dt_seconds"),
+        (dict(members=0), "members"),
+        (dict(scheme="euler"), "scheme"),
+        (dict(output_every_days=0.7), "output_every_days"),
+        (dict(checkpoint_every_days=1 / 48), "checkpoint_every_days"),
+    ],
+)
 def test_simulation_config_refuses_meaningless_settings(settings, field):
     with pytest.raises(ConfigError) as error:
         SimulationConfig(**settings)

@@ -19,8 +19,19 @@ import pytest
 # Whole-CLI bad-input, interruption and fuzz cases: minutes of subprocesses, so `make test-all` runs them.
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 PARTIAL = re.compile(r"^\..+\.part(\.\w+)?$")
-SIMULATE = ["--years", "0.03", "--members", "2", "--dt", "3600", "--scheme", "rk3", "--checkpoint-every-days", "1",
-            "--no-figures"]  # 11 daily snapshots; a checkpoint every day
+SIMULATE = [
+    "--years",
+    "0.03",
+    "--members",
+    "2",
+    "--dt",
+    "3600",
+    "--scheme",
+    "rk3",
+    "--checkpoint-every-days",
+    "1",
+    "--no-figures",
+]  # 11 daily snapshots; a checkpoint every day
 
 
 def _command(*args):
@@ -31,8 +42,10 @@ def _wait_for(path: Path, process: subprocess.Popen, timeout_s: float = 240.0) -
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         if process.poll() is not None:
-            raise AssertionError(f"the command ended (exit {process.returncode}) before {path.name} appeared: "
-                                 f"{process.stderr.read()[-2000:] if process.stderr else ''}")
+            raise AssertionError(
+                f"the command ended (exit {process.returncode}) before {path.name} appeared: "
+                f"{process.stderr.read()[-2000:] if process.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"{path} did not appear in {timeout_s} s")
@@ -79,8 +92,12 @@ def test_simulate_killed_after_a_checkpoint_resumes_to_the_uninterrupted_output(
     from blocking.qg3.run import SimulationConfig, simulate
 
     folder = tmp_path / "killed"
-    process = subprocess.Popen(_command("simulate", *SIMULATE, "--out", str(folder)), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _command("simulate", *SIMULATE, "--out", str(folder)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(folder / "checkpoint.npz", process)
         time.sleep(0.3)  # well inside the run: the rest takes seconds
@@ -92,10 +109,10 @@ def test_simulate_killed_after_a_checkpoint_resumes_to_the_uninterrupted_output(
     _assert_complete_or_temporary(folder)
     assert json.loads((folder / "run.json").read_text())["status"] == "running"
     whole = tmp_path / "whole"  # the uninterrupted run, in this process (the same code and seed)
-    simulate(SimulationConfig(years=0.03, members=2, dt_seconds=3600.0, scheme="rk3", checkpoint_every_days=1.0),
-             whole)
-    rerun = subprocess.run(_command("simulate", *SIMULATE, "--out", str(folder), "--json"), capture_output=True,
-                           text=True, timeout=300)
+    simulate(SimulationConfig(years=0.03, members=2, dt_seconds=3600.0, scheme="rk3", checkpoint_every_days=1.0), whole)
+    rerun = subprocess.run(
+        _command("simulate", *SIMULATE, "--out", str(folder), "--json"), capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert _assert_complete_or_temporary(folder) == []
     assert not (folder / "snapshots").exists()
@@ -132,14 +149,22 @@ def test_forcing_killed_while_writing_leaves_no_forcing_file_and_a_rerun_succeed
     grid = gaussian_grid(32)
     climatology = tmp_path / "climatology.nc"
     psi = np.random.default_rng(0).standard_normal((1, 3, 3, grid.nlat, grid.nlon)) * 1e6
-    xr.Dataset({"psi": (("member", "time", "level", "lat", "lon"), psi, {"units": "m2 s-1"})},
-               coords=dict(level=("level", [200.0, 500.0, 800.0], {"units": "hPa"}),
-                           lat=("lat", grid.lat, {"units": "degrees_north"}),
-                           lon=("lon", grid.lon, {"units": "degrees_east"}))).to_netcdf(climatology)
+    xr.Dataset(
+        {"psi": (("member", "time", "level", "lat", "lon"), psi, {"units": "m2 s-1"})},
+        coords=dict(
+            level=("level", [200.0, 500.0, 800.0], {"units": "hPa"}),
+            lat=("lat", grid.lat, {"units": "degrees_north"}),
+            lon=("lon", grid.lon, {"units": "degrees_east"}),
+        ),
+    ).to_netcdf(climatology)
     folder, marker = tmp_path / "forcing", tmp_path / "writing"
     args = ["blocking", "forcing", "--climatology", str(climatology), "--out", str(folder)]
-    process = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITE, str(marker), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(marker, process)
         _kill(process)
@@ -150,8 +175,9 @@ def test_forcing_killed_while_writing_leaves_no_forcing_file_and_a_rerun_succeed
     assert written.parent == folder and PARTIAL.match(written.name)  # the forcing went to a temporary name
     assert not (folder / "forcing.nc").exists()
     assert _assert_complete_or_temporary(folder) == [written]
-    rerun = subprocess.run([sys.executable, "-m", "sparseworks", *args, "--json"], capture_output=True, text=True,
-                           timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "sparseworks", *args, "--json"], capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert _assert_complete_or_temporary(folder) == []  # the leftover is gone
     assert read_forcing_file(folder / "forcing.nc", grid).shape == (3, grid.nlat, grid.nlon)

@@ -8,8 +8,15 @@ from blocking.qg3.run import SimulationConfig, simulate, simulate_members
 from blocking.qg3.runfiles import split_members
 
 pytestmark = pytest.mark.network
-SHORT = dict(years=3 / 365, members=1, dt_seconds=3600.0, scheme="rk3", output_every_days=1.0,
-             checkpoint_every_days=1.0, spinup_days=1.0)
+SHORT = dict(
+    years=3 / 365,
+    members=1,
+    dt_seconds=3600.0,
+    scheme="rk3",
+    output_every_days=1.0,
+    checkpoint_every_days=1.0,
+    spinup_days=1.0,
+)
 
 
 def test_killed_run_resumes_bit_for_bit(tmp_path):
@@ -18,8 +25,9 @@ def test_killed_run_resumes_bit_for_bit(tmp_path):
     assert whole["finite"]
     folder = tmp_path / "killed"
     folder.mkdir()
-    stopped = simulate_members(config, split_members(config.members, 0)[0], folder,
-                               stop_after_steps=70)  # killed between two checkpoints (24 steps a day)
+    stopped = simulate_members(
+        config, split_members(config.members, 0)[0], folder, stop_after_steps=70
+    )  # killed between two checkpoints (24 steps a day)
     assert not stopped["completed"]
     assert not (folder / "output.nc").exists()  # the snapshots wait in complete per-interval files
     simulate(config, folder)  # resumes from the day-2 checkpoint
@@ -75,8 +83,10 @@ def test_bad_forcing_files_name_file_and_variable(tmp_path):
     with pytest.raises(InputError, match=r"missing\.nc.*'forcing' missing"):
         read_forcing_file(tmp_path / "missing.nc", grid)
     coarse = gaussian_grid(16)
-    xr.Dataset({"forcing": (("level", "lat", "lon"), np.zeros((3, 16, 32)), {"units": "s-2"})},
-               coords=dict(level=[200, 500, 800], lat=coarse.lat, lon=coarse.lon)).to_netcdf(tmp_path / "grid.nc")
+    xr.Dataset(
+        {"forcing": (("level", "lat", "lon"), np.zeros((3, 16, 32)), {"units": "s-2"})},
+        coords=dict(level=[200, 500, 800], lat=coarse.lat, lon=coarse.lon),
+    ).to_netcdf(tmp_path / "grid.nc")
     with pytest.raises(InputError, match=r"grid\.nc.*'forcing' is not on the T21 model grid"):
         read_forcing_file(tmp_path / "grid.nc", grid)
 
@@ -90,15 +100,18 @@ def test_bad_climatology_names_file_and_variable(tmp_path):
     grid = model.transform.grid
     psi = np.zeros((5, 3, 32, 64))
     psi[2, 0, 0, 0] = np.nan
-    xr.Dataset({"psi": (("time", "level", "lat", "lon"), psi, {"units": "m2 s-1"})},
-               coords=dict(level=[200, 500, 800], lat=grid.lat, lon=grid.lon)).to_netcdf(tmp_path / "clim.nc")
+    xr.Dataset(
+        {"psi": (("time", "level", "lat", "lon"), psi, {"units": "m2 s-1"})},
+        coords=dict(level=[200, 500, 800], lat=grid.lat, lon=grid.lon),
+    ).to_netcdf(tmp_path / "clim.nc")
     with pytest.raises(InputError, match=r"clim\.nc.*'psi'.*NaN"):
         list(read_climatology(tmp_path / "clim.nc", model))
     xr.Dataset({"z": (("time",), np.zeros(3))}).to_netcdf(tmp_path / "noz.nc")
     with pytest.raises(InputError, match=r"noz\.nc.*'psi'.*missing"):
         list(read_climatology(tmp_path / "noz.nc", model))
     xr.Dataset({"psi": (("time", "level", "lat", "lon"), np.zeros((5, 3, 32, 64)), {"units": "m2 s-1"})}).to_netcdf(
-        tmp_path / "nocoords.nc")
+        tmp_path / "nocoords.nc"
+    )
     with pytest.raises(InputError, match=r"nocoords\.nc.*'psi' has no latitude coordinate"):
         list(read_climatology(tmp_path / "nocoords.nc", model))
 
@@ -116,12 +129,20 @@ def finished_run(tmp_path_factory):
     return config, folder
 
 
-@pytest.mark.parametrize("change, option", [
-    (dict(dt_seconds=1800.0), "--dt"), (dict(members=2), "--members"), (dict(scheme="rk4"), "--scheme"),
-    (dict(float32=True), "--float32"), (dict(perturbation=0.02), "--perturbation"), (dict(seed=1), "--seed"),
-    (dict(spinup_days=2.0), "--spinup-days"), (dict(output_every_days=2.0), "--output-every-days"),
-    (dict(years=1 / 365), "--years"),
-])
+@pytest.mark.parametrize(
+    "change, option",
+    [
+        (dict(dt_seconds=1800.0), "--dt"),
+        (dict(members=2), "--members"),
+        (dict(scheme="rk4"), "--scheme"),
+        (dict(float32=True), "--float32"),
+        (dict(perturbation=0.02), "--perturbation"),
+        (dict(seed=1), "--seed"),
+        (dict(spinup_days=2.0), "--spinup-days"),
+        (dict(output_every_days=2.0), "--output-every-days"),
+        (dict(years=1 / 365), "--years"),
+    ],
+)
 def test_resume_under_other_settings_is_refused(finished_run, change, option):
     from sparse_core.infra.errors import ConfigError
 

@@ -30,7 +30,9 @@ def test_round_trip_and_known_gradients():
     coeffs = transform.to_spectral(field)
     a = transform.radius
     np.testing.assert_allclose(transform.to_grid(coeffs), field, atol=1e-13)
-    np.testing.assert_allclose(transform.dlat_to_grid(coeffs), (np.cos(lat) - 2 * np.cos(lat) * np.sin(lat) * np.cos(2 * lon)) / a, atol=1e-19)
+    np.testing.assert_allclose(
+        transform.dlat_to_grid(coeffs), (np.cos(lat) - 2 * np.cos(lat) * np.sin(lat) * np.cos(2 * lon)) / a, atol=1e-19
+    )
     np.testing.assert_allclose(transform.dlon_to_grid(coeffs), -2 * np.cos(lat) * np.sin(2 * lon) / a, atol=1e-19)
 
 

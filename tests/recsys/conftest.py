@@ -14,8 +14,9 @@ def synthetic_interactions(users=40, items=60, per_user=12, seed=0) -> Interacti
         chosen = rng.choice(pool, per_user, replace=False)
         u += [user] * per_user
         i += chosen.tolist()
-    return Interactions(np.array(u), np.array(i), users, items, tuple(map(str, range(users))),
-                        tuple(map(str, range(items))))
+    return Interactions(
+        np.array(u), np.array(i), users, items, tuple(map(str, range(users))), tuple(map(str, range(items)))
+    )
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ def run_cli(*args, tmp_path):
 
 
 def fails(*args, timeout=120):
-    done = subprocess.run([sys.executable, "-m", "sparseworks", "recsys", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "recsys", *args], capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     return done.stderr
@@ -33,8 +34,24 @@ def without_clock(value):
 
 @pytest.mark.network
 def test_topk_smoke(tmp_path):
-    metrics = run_cli("topk", "--model", "mf", "--density", "0.5", "--epochs", "1", "--eval-every", "1",
-                      "--dataset", "ml100k", "--seed", "1", "--initial-mask", "columns", tmp_path=tmp_path)
+    metrics = run_cli(
+        "topk",
+        "--model",
+        "mf",
+        "--density",
+        "0.5",
+        "--epochs",
+        "1",
+        "--eval-every",
+        "1",
+        "--dataset",
+        "ml100k",
+        "--seed",
+        "1",
+        "--initial-mask",
+        "columns",
+        tmp_path=tmp_path,
+    )
     for key in ("recall@20", "ndcg@20", "nonzeros", "dense_parameters", "epoch_seconds"):
         assert key in metrics
     assert metrics["nonzeros"] == metrics["dense_parameters"] // 2
@@ -45,8 +62,20 @@ def test_topk_smoke(tmp_path):
 
 @pytest.mark.network
 def test_ctr_smoke(tmp_path):
-    metrics = run_cli("ctr", "--model", "autoint+", "--epochs", "1", "--max-rows", "3000", "--head-dim", "8",
-                      "--seed", "1", tmp_path=tmp_path)
+    metrics = run_cli(
+        "ctr",
+        "--model",
+        "autoint+",
+        "--epochs",
+        "1",
+        "--max-rows",
+        "3000",
+        "--head-dim",
+        "8",
+        "--seed",
+        "1",
+        tmp_path=tmp_path,
+    )
     for key in ("test_auc", "test_logloss", "parameters", "samples_per_second"):
         assert key in metrics
     assert 0.0 <= metrics["test_auc"] <= 1.0
@@ -54,8 +83,9 @@ def test_ctr_smoke(tmp_path):
 
 @pytest.mark.network
 def test_ctr_replay_reproduces_the_metrics(tmp_path):
-    first = run_cli("ctr", "--max-rows", "300", "--epochs", "1", "--head-dim", "8", "--seed", "5",
-                    tmp_path=tmp_path / "a")
+    first = run_cli(
+        "ctr", "--max-rows", "300", "--epochs", "1", "--head-dim", "8", "--seed", "5", tmp_path=tmp_path / "a"
+    )
     replay = run_cli("ctr", "--config", str(tmp_path / "a" / "config.toml"), tmp_path=tmp_path / "b")
     assert without_clock(replay) == without_clock(first)
     saved = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in "ab"]
@@ -70,25 +100,55 @@ def test_options_keep_todays_names_and_defaults():
     from recsys.config import CTRConfig, TopKConfig
     from sparse_core.infra.clikit import command_options
 
-    options = {name: {o.name: o.default for o in command_options(cls)}
-               for name, cls in (("topk", TopKConfig), ("ctr", CTRConfig))}
+    options = {
+        name: {o.name: o.default for o in command_options(cls)}
+        for name, cls in (("topk", TopKConfig), ("ctr", CTRConfig))
+    }
     wanted = {
-        "topk": {"--model": "lightgcn", "--density": 1.0, "--dataset": "ml100k", "--epochs": 60, "--eval-every": 5,
-                 "--patience": 3, "--batch-size": 2048, "--lr": 1e-2, "--embedding-dim": 64, "--layers": 3,
-                 "--separate-tables": False, "--update-every": 150, "--initial-fraction": 0.5,
-                 "--end-fraction": 0.75, "--budget": "per_tensor", "--initial-mask": "columns",
-                 "--rescale-init": False},
-        "ctr": {"--model": "autoint", "--dataset": "ml100k", "--epochs": 30, "--patience": 2, "--batch-size": 1024,
-                "--lr": 1e-3, "--embedding-dim": 16, "--layers": 3, "--heads": 2, "--head-dim": 32,
-                "--dropout": 0.0, "--l2-embedding": 0.0, "--weight-decay": 0.0, "--max-rows": None},
+        "topk": {
+            "--model": "lightgcn",
+            "--density": 1.0,
+            "--dataset": "ml100k",
+            "--epochs": 60,
+            "--eval-every": 5,
+            "--patience": 3,
+            "--batch-size": 2048,
+            "--lr": 1e-2,
+            "--embedding-dim": 64,
+            "--layers": 3,
+            "--separate-tables": False,
+            "--update-every": 150,
+            "--initial-fraction": 0.5,
+            "--end-fraction": 0.75,
+            "--budget": "per_tensor",
+            "--initial-mask": "columns",
+            "--rescale-init": False,
+        },
+        "ctr": {
+            "--model": "autoint",
+            "--dataset": "ml100k",
+            "--epochs": 30,
+            "--patience": 2,
+            "--batch-size": 1024,
+            "--lr": 1e-3,
+            "--embedding-dim": 16,
+            "--layers": 3,
+            "--heads": 2,
+            "--head-dim": 32,
+            "--dropout": 0.0,
+            "--l2-embedding": 0.0,
+            "--weight-decay": 0.0,
+            "--max-rows": None,
+        },
     }
     for command, defaults in wanted.items():
         assert {name: options[command][name] for name in defaults} == defaults
 
 
 def test_help_has_examples():
-    done = subprocess.run([sys.executable, "-m", "sparseworks", "recsys", "topk", "--help"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sparseworks", "recsys", "topk", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "Examples" in done.stdout and "--density" in done.stdout
 
 

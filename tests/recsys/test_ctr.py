@@ -21,8 +21,13 @@ def test_unseen_values_map_to_oov(ctr_table):
 
 @pytest.mark.parametrize("model", ["autoint", "autoint+"])
 def test_training_beats_chance(ctr_table, model):
-    config = CTRConfig(model=model, architecture=AutoIntConfig(head_dim=8), batch_size=256, learning_rate=3e-3,
-                       trainer=TrainerConfig(epochs=4, patience=2, monitor="auc"))
+    config = CTRConfig(
+        model=model,
+        architecture=AutoIntConfig(head_dim=8),
+        batch_size=256,
+        learning_rate=3e-3,
+        trainer=TrainerConfig(epochs=4, patience=2, monitor="auc"),
+    )
     metrics = train_ctr(config, prepare_ctr(ctr_table, config), seed=0)
     assert metrics["test_auc"] > 0.7
     assert set(metrics) >= {"test_auc", "test_logloss", "parameters", "samples_per_second"}
@@ -44,8 +49,13 @@ def test_a_split_with_one_class_is_an_input_error(ctr_table):
 def test_settings_are_checked_when_the_config_is_built():
     from sparse_core.infra.errors import ConfigError
 
-    for bad in (lambda: CTRConfig(learning_rate=0.0), lambda: CTRConfig(max_rows=5),
-                lambda: CTRConfig(fractions=(0.9, 0.1)), lambda: CTRConfig(model="deepfm"),
-                lambda: AutoIntConfig(dropout=1.0), lambda: CTRConfig(trainer=TrainerConfig(monitor="auc", mode="min"))):
+    for bad in (
+        lambda: CTRConfig(learning_rate=0.0),
+        lambda: CTRConfig(max_rows=5),
+        lambda: CTRConfig(fractions=(0.9, 0.1)),
+        lambda: CTRConfig(model="deepfm"),
+        lambda: AutoIntConfig(dropout=1.0),
+        lambda: CTRConfig(trainer=TrainerConfig(monitor="auc", mode="min")),
+    ):
         with pytest.raises(ConfigError):
             bad()

@@ -27,8 +27,22 @@ def run(args, tmp_path):
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_two_processes_stay_identical_and_match_one(tmp_path):
-    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(free_port()), str(WORKER), str(tmp_path)], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            str(WORKER),
+            str(tmp_path),
+        ],
+        tmp_path,
+    )
     run([sys.executable, str(WORKER), str(tmp_path)], tmp_path)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}_of2.pt", weights_only=True) for r in (0, 1))
     single = torch.load(tmp_path / "rank0_of1.pt", weights_only=True)
@@ -52,10 +66,39 @@ def test_command_under_torchrun_joins_and_leaves_the_group(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(free_port()), "-m", "sparseworks", "recsys", "topk", "--model", "mf", "--density", "0.5",
-         "--epochs", "1", "--embedding-dim", "8", "--threads", "1", "--json", "--out", str(out)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "sparseworks",
+            "recsys",
+            "topk",
+            "--model",
+            "mf",
+            "--density",
+            "0.5",
+            "--epochs",
+            "1",
+            "--embedding-dim",
+            "8",
+            "--threads",
+            "1",
+            "--json",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "destroy_process_group" not in done.stderr  # the group was left

@@ -17,9 +17,16 @@ def test_negatives_are_never_known_items():
 
 
 def tiny(model, density, **kw):
-    return TopKConfig(model=model, embedding_dim=8, layers=2, batch_size=64, learning_rate=0.05,
-                      trainer=TrainerConfig(epochs=12, patience=10, eval_every=3),
-                      dsl=DSLConfig(density=density, update_every=5), **kw)
+    return TopKConfig(
+        model=model,
+        embedding_dim=8,
+        layers=2,
+        batch_size=64,
+        learning_rate=0.05,
+        trainer=TrainerConfig(epochs=12, patience=10, eval_every=3),
+        dsl=DSLConfig(density=density, update_every=5),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("model", ["mf", "lightgcn"])

@@ -19,9 +19,7 @@ from sparse_core.gates import GatedLinear, l0_penalty
 
 def test_l0_penalty_sums_neuron_gates_but_not_relu_gates():
     model = nn.Sequential(GatedLinear(2, 4), nn.ReLU(), GatedLinear(4, 3), ActivationChoice(3))
-    expected = (
-        model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0() + model[3].keep_gate.expected_l0()
-    )
+    expected = model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0() + model[3].keep_gate.expected_l0()
     assert torch.allclose(l0_penalty(model), expected)
     model[3].harden(torch.tensor([RELU, OFF, IDENTITY]))  # hardened: exactly two kept neurons
     expected = model[0].gates.gate.expected_l0() + model[2].gates.gate.expected_l0() + 2.0

@@ -90,15 +90,19 @@ def test_dense_gradients_are_captured_only_before_update_steps():
 def test_captured_gradient_sums_every_backward_pass_before_an_update():
     model = _mlp_with_mask(0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    updater = DynamicSparseUpdater(model, optimizer, DynamicSparseConfig(regrowth="gradient", update_every=3, end_step=99))
+    updater = DynamicSparseUpdater(
+        model, optimizer, DynamicSparseConfig(regrowth="gradient", update_every=3, end_step=99)
+    )
     updater.step(1)  # arms nothing: step 2 is not an update step
     x, y = _batch(0)
     nn.functional.mse_loss(model(x), y).backward()
     assert updater._dense_gradients == {}
     updater.step(2)  # arms the capture for step 3
     reference = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
-    reference.load_state_dict({name: tensor for name, tensor in effective_parameters(model).items()} |
-                              {n: p for n, p in model.named_parameters() if "bias" in n})
+    reference.load_state_dict(
+        {name: tensor for name, tensor in effective_parameters(model).items()}
+        | {n: p for n, p in model.named_parameters() if "bias" in n}
+    )
     for micro in range(2):
         x, y = _batch(micro)
         nn.functional.mse_loss(model(x), y).backward()
@@ -333,8 +337,10 @@ def test_moments_are_exactly_zero_at_every_regrown_position_by_default(optimizer
         nn.functional.mse_loss(model(x), y).backward()
         optimizer.step()
         old_mask = Mask.from_model(model)
-        stale = {name: sum((optimizer.state[original][key] != 0).int() for key in keys)
-                 for name, (original, _) in masked_parameters(model).items()}
+        stale = {
+            name: sum((optimizer.state[original][key] != 0).int() for key in keys)
+            for name, (original, _) in masked_parameters(model).items()
+        }
         updated = updater.step(step)
         optimizer.zero_grad()
         if not updated:
@@ -377,7 +383,9 @@ def test_update_resets_only_newly_regrown_weights_and_keeps_unchanged_layers_bit
     assert torch.equal(second_before, second_weight * second_mask)
     # Layer 0: only (1, 2), inactive before and active after, is reset; (0, 1) regrown in place keeps -0.1.
     assert torch.equal(masks["0.weight"], torch.tensor([[True, True, False], [True, False, True]]))
-    assert torch.equal(masked_parameters(model)["0.weight"][0].detach(), torch.tensor([[0.5, -0.1, 0.0], [2.0, 0.0, 0.0]]))
+    assert torch.equal(
+        masked_parameters(model)["0.weight"][0].detach(), torch.tensor([[0.5, -0.1, 0.0], [2.0, 0.0, 0.0]])
+    )
 
 
 @pytest.mark.parametrize("regrowth", ["gradient", "random"])
@@ -440,7 +448,9 @@ def test_a_deep_copied_updater_drives_the_copied_model():
     x, y = _batch(2)
     nn.functional.mse_loss(model(x), y).backward()
     nn.functional.mse_loss(clone(x), y).backward()
-    assert sorted(updater._dense_gradients) == sorted(clone_updater._dense_gradients) == sorted(masked_parameters(model))
+    assert (
+        sorted(updater._dense_gradients) == sorted(clone_updater._dense_gradients) == sorted(masked_parameters(model))
+    )
     for name, gradient in updater._dense_gradients.items():
         assert torch.equal(clone_updater._dense_gradients[name], gradient), name  # not summed into one updater
     optimizer.step()

@@ -246,7 +246,10 @@ def test_grown_weights_restart_at_exactly_zero_after_momentum_moved_them(grow):
 def test_set_mask_with_the_optimizer_zeroes_its_state_where_weights_are_not_active_throughout():
     model, optimizer = _train_under_momentum_then_shrink_mask()
     grown_mask = Mask({"0.weight": torch.ones(3, 4, dtype=torch.bool), "2.weight": torch.zeros(2, 3, dtype=torch.bool)})
-    buffers = {name: optimizer.state[original]["momentum_buffer"].clone() for name, (original, _) in masked_parameters(model).items()}
+    buffers = {
+        name: optimizer.state[original]["momentum_buffer"].clone()
+        for name, (original, _) in masked_parameters(model).items()
+    }
     set_mask(model, grown_mask, optimizer)
     for name, (original, _) in masked_parameters(model).items():
         after = optimizer.state[original]["momentum_buffer"]

@@ -40,7 +40,10 @@ def test_nans_are_rejected(dataset, tmp_path):
     states = dataset.states.copy()
     states[4, 2, 1] = np.nan
     np.savez(path, states=states, actions=dataset.actions)
-    with pytest.raises(ValueError, match=r"field 'states': expected finite values, found 1 NaN/inf entries \(first at episode 4, step 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"field 'states': expected finite values, found 1 NaN/inf entries \(first at episode 4, step 2",
+    ):
         load_dataset(path)
 
 

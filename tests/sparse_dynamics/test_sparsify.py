@@ -39,7 +39,9 @@ def test_budget_schedule_shrinks_monotonically_to_the_target():
 
 def test_sparsify_meets_the_budget_and_exports_exactly(pwa_data, dense):
     gated = MLPDynamics.gated_from(dense)
-    config = SparsifyConfig(4, train=TrainConfig(steps=300, learning_rate=1e-3), finetune=TrainConfig(steps=100, learning_rate=5e-4))
+    config = SparsifyConfig(
+        4, train=TrainConfig(steps=300, learning_rate=1e-3), finetune=TrainConfig(steps=100, learning_rate=5e-4)
+    )
     info = sparsify(gated, pwa_data, config, torch.Generator().manual_seed(0))
     assert info["relu_counts"][0] <= 4
     assert all(activation.is_hardened for activation in gated.activations)
@@ -97,5 +99,8 @@ def test_recipe_for_a_budget_uses_its_own_rates_and_the_rollout_loss():
     config = recipe.for_budget(5, rollout_steps=4)
     assert isinstance(config, SparsifyConfig) and config.relu_budget == 5 and config.penalty == recipe.penalty
     assert (config.train.steps, config.train.learning_rate, config.train.rollout_steps) == (7, 1e-3, 4)
-    assert (config.finetune.steps, config.finetune.learning_rate, config.finetune.batch_size) == (3, 2e-4, recipe.batch_size)
-
+    assert (config.finetune.steps, config.finetune.learning_rate, config.finetune.batch_size) == (
+        3,
+        2e-4,
+        recipe.batch_size,
+    )

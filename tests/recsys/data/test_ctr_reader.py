@@ -48,27 +48,27 @@ def test_chunks_concatenate_to_the_whole_file(tmp_path):
 def test_min_count_and_unknown_values(tmp_path):
     path = synthetic(tmp_path)
     vocabularies = fit_vocabularies(path, SCHEMA, min_count=3)
-    (labels, ids), = iter_chunks(path, SCHEMA, vocabularies, chunk_rows=1000)
+    ((labels, ids),) = iter_chunks(path, SCHEMA, vocabularies, chunk_rows=1000)
     assert (ids[:, 3] == 0).any()  # rare b-values fall to the out-of-vocabulary id
     assert len(vocabularies[2]) == 5  # a0..a3 all frequent + OOV
     other = tmp_path / "test.txt"
     other.write_text("1\t3\t1\tnever_seen\tb1\n")
-    (_, ids), = iter_chunks(other, SCHEMA, vocabularies)
+    ((_, ids),) = iter_chunks(other, SCHEMA, vocabularies)
     assert ids[0, 2] == 0
 
 
 def test_hashing_needs_no_vocabulary_pass(tmp_path):
     path = synthetic(tmp_path)
-    (_, ids), = iter_chunks(path, SCHEMA, hash_buckets=8, chunk_rows=1000)
+    ((_, ids),) = iter_chunks(path, SCHEMA, hash_buckets=8, chunk_rows=1000)
     assert ids.min() >= 1 and ids.max() <= 7
-    (_, again), = iter_chunks(path, SCHEMA, hash_buckets=8, chunk_rows=1000)
+    ((_, again),) = iter_chunks(path, SCHEMA, hash_buckets=8, chunk_rows=1000)
     np.testing.assert_array_equal(ids, again)  # stable across runs
 
 
 def test_malformed_rows_are_reported_with_line_numbers(tmp_path):
     path = synthetic(tmp_path, rows=20, bad_lines=[(3, "1\t2\t3"), (8, "x\t1\t1\ta\tb"), (12, "0\tnan?\t1\ta\tb")])
     errors = RowErrors(path, max_errors=10)
-    (labels, _), = iter_chunks(path, SCHEMA, hash_buckets=16, errors=errors)
+    ((labels, _),) = iter_chunks(path, SCHEMA, hash_buckets=16, errors=errors)
     assert len(labels) == 20
     assert [line for line, _ in errors.rows] == [4, 9, 13]
     assert "expected 5 cells, found 3" in errors.rows[0][1]
@@ -89,7 +89,7 @@ def test_avazu_style_csv_with_header(tmp_path):
     path.write_text("id,click,site,app\n1,0,s1,a1\n2,1,s2,a1\n3,1,s1,a2\n")
     vocabularies = fit_vocabularies(path, schema, min_count=1)
     assert [v.name for v in vocabularies] == ["site", "app"]
-    (labels, ids), = iter_chunks(path, schema, vocabularies)
+    ((labels, ids),) = iter_chunks(path, schema, vocabularies)
     np.testing.assert_array_equal(labels, [0, 1, 1])
     assert ids[0, 0] == ids[2, 0] and ids[0, 1] == ids[1, 1]
 

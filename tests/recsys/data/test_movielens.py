@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from recsys.data.movielens import CTR_FIELDS, load_ctr_table, load_interactions, ml100k_folder

@@ -30,7 +30,11 @@ OFFLINE = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/nonexistent", "PIP_CONFIG_FI
 def compare(*args, cwd, env=None, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "sparseworks", "core", "compare", *args],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 
@@ -118,7 +122,9 @@ OPTION_CASES = [
     ("print-config-bad-setting", ["--print-config", "--epochs", "0"], ["--epochs"]),
     # --print-config stops before training, so an accepted malformed list cannot start a long run
     pytest.param("hidden-empty-item", ["--hidden", "32,,16", "--print-config"], ["--hidden"], id="hidden-empty-item"),
-    pytest.param("methods-empty-item", ["--methods", "imp,,rigl", "--print-config"], ["--methods"], id="methods-empty-item"),
+    pytest.param(
+        "methods-empty-item", ["--methods", "imp,,rigl", "--print-config"], ["--methods"], id="methods-empty-item"
+    ),
 ]
 
 
@@ -167,8 +173,7 @@ CONFIG_CASES = [
     ("run-not-a-table", "run_not_table.toml", ["run_not_table.toml", "[run]"]),
     pytest.param("wrong-type-int", "epochs_ten.toml", ["epochs"], id="wrong-type-int"),
     pytest.param("wrong-type-tuple", "methods_str.toml", ["methods"], id="wrong-type-tuple"),
-    pytest.param("wrong-type-bool", "sparsity_bool.toml", ["sparsity", "a number"],
-                 id="wrong-type-bool"),
+    pytest.param("wrong-type-bool", "sparsity_bool.toml", ["sparsity", "a number"], id="wrong-type-bool"),
     pytest.param("run-seed-negative", "run_seed.toml", ["seed"], id="run-seed-negative"),
     pytest.param("run-threads-zero", "run_threads.toml", ["threads"], id="run-threads-zero"),
     ("run-device-unknown", "run_device.toml", ["--device", "tpu"]),
@@ -186,10 +191,13 @@ def test_bad_config_file_is_rejected_before_any_run_folder(files, case, name, na
     assert not (files / "runs").exists()
 
 
-@pytest.mark.parametrize("name", [
-    "unknown_key.toml",
-    pytest.param("run_seed.toml"),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unknown_key.toml",
+        pytest.param("run_seed.toml"),
+    ],
+)
 def test_print_config_rejects_a_bad_file_too(files, name):
     completed = compare("--config", str(files / name), "--print-config", cwd=files, timeout=60)
     assert_clean_error(completed, name if name == "unknown_key.toml" else "seed")
@@ -247,9 +255,29 @@ def test_ctrl_c_during_training_marks_the_run_interrupted(tmp_path):
     out, log = tmp_path / "run", tmp_path / "stderr.txt"
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sparseworks", "core", "compare", "--hidden", "16", "--batch-size", "1", "--epochs", "1000",
-             "--methods", "magnitude", "--threads", "1", "--out", str(out)],
-            stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO, text=True,
+            [
+                sys.executable,
+                "-m",
+                "sparseworks",
+                "core",
+                "compare",
+                "--hidden",
+                "16",
+                "--batch-size",
+                "1",
+                "--epochs",
+                "1000",
+                "--methods",
+                "magnitude",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=REPO,
+            text=True,
         )
         try:
             deadline = time.monotonic() + 60

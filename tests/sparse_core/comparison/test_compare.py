@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,16 @@ pytestmark = pytest.mark.network  # reads the real mnist5k digits (fetched once 
 
 
 def test_every_method_meets_its_nonzero_target_within_one_weight_per_layer():
-    config = CompareConfig(hidden=(32, 16), epochs=1, finetune_epochs=1, imp_rounds=2,
-                           rewind_steps=5, soup_size=2, update_every=10, sparsity=0.9)
+    config = CompareConfig(
+        hidden=(32, 16),
+        epochs=1,
+        finetune_epochs=1,
+        imp_rounds=2,
+        rewind_steps=5,
+        soup_size=2,
+        update_every=10,
+        sparsity=0.9,
+    )
     results = compare_methods(config)
     assert results["split"] == {"train": 4000, "test": 1000, "seed": 0}
     assert set(results["methods"]) == set(METHODS)
@@ -39,9 +46,27 @@ def test_config_rejects_unknown_methods_and_bad_sparsities():
 
 def test_cli_prints_table_and_json_and_writes_figure(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "sparseworks", "core", "compare", "--methods", "magnitude,rigl",
-         "--epochs", "1", "--hidden", "32,16", "--threads", "1", "--json", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sparseworks",
+            "core",
+            "compare",
+            "--methods",
+            "magnitude,rigl",
+            "--epochs",
+            "1",
+            "--hidden",
+            "32,16",
+            "--threads",
+            "1",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr
     metrics = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -61,12 +86,41 @@ def _without_clock(value):
 
 
 def test_config_replay_reproduces_the_metrics(tmp_path):
-    first = [sys.executable, "-m", "sparseworks", "core", "compare", "--methods", "magnitude,rigl", "--epochs", "1",
-             "--finetune-epochs", "1", "--hidden", "16", "--threads", "1", "--seed", "3", "--json",
-             "--out", str(tmp_path / "a")]
+    first = [
+        sys.executable,
+        "-m",
+        "sparseworks",
+        "core",
+        "compare",
+        "--methods",
+        "magnitude,rigl",
+        "--epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--threads",
+        "1",
+        "--seed",
+        "3",
+        "--json",
+        "--out",
+        str(tmp_path / "a"),
+    ]
     assert subprocess.run(first, capture_output=True, text=True, timeout=300).returncode == 0
-    replay = [sys.executable, "-m", "sparseworks", "core", "compare", "--config", str(tmp_path / "a" / "config.toml"),
-              "--json", "--out", str(tmp_path / "b")]
+    replay = [
+        sys.executable,
+        "-m",
+        "sparseworks",
+        "core",
+        "compare",
+        "--config",
+        str(tmp_path / "a" / "config.toml"),
+        "--json",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     completed = subprocess.run(replay, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "b" / "config.toml").read_text() == (tmp_path / "a" / "config.toml").read_text()
@@ -78,11 +132,20 @@ def test_config_replay_reproduces_the_metrics(tmp_path):
 
 
 def test_bad_settings_exit_2_naming_the_option_and_leave_no_folder(tmp_path):
-    for args, option in ((["--sparsity", "0.99999", "--hidden", "16"], None), (["--sparsity", "1"], "--sparsity"),
-                         (["--methods", "imp,snip"], "--methods"), (["--lr", "0"], "--lr"),
-                         (["--hidden", "16,x"], "--hidden"), (["--device", "cuda"], "--device")):
-        completed = subprocess.run([sys.executable, "-m", "sparseworks", "core", "compare", *args,
-                                    "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    for args, option in (
+        (["--sparsity", "0.99999", "--hidden", "16"], None),
+        (["--sparsity", "1"], "--sparsity"),
+        (["--methods", "imp,snip"], "--methods"),
+        (["--lr", "0"], "--lr"),
+        (["--hidden", "16,x"], "--hidden"),
+        (["--device", "cuda"], "--device"),
+    ):
+        completed = subprocess.run(
+            [sys.executable, "-m", "sparseworks", "core", "compare", *args, "--out", str(tmp_path / "run")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if option is None:  # 0.99999 of 12,704 weights keeps none in some layer: rejected up front
             assert completed.returncode == 2 and "keeps no weight" in completed.stderr, completed.stderr
         else:

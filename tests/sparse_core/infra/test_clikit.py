@@ -73,8 +73,16 @@ def _app(tmp_path, body=None):
 
 def test_options_are_generated_from_fields():
     names = {o.name: o for o in command_options(Job)}
-    assert list(names) == ["--size", "--widths", "--separate", "--source", "--epochs", "--lr",
-                           "--dense-epochs", "--dense-lr"]
+    assert list(names) == [
+        "--size",
+        "--widths",
+        "--separate",
+        "--source",
+        "--epochs",
+        "--lr",
+        "--dense-epochs",
+        "--dense-lr",
+    ]
     assert names["--epochs"].default == 7  # from the nested field's default instance
     assert names["--dense-epochs"].default == 3
     assert names["--size"].help == "problem size. [>= 1 and <= 100]"
@@ -92,7 +100,7 @@ def test_clashing_option_names_are_an_error():
 
 def test_resolve_overrides_a_file_field_by_field(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('size = 9\nwidths = [3]\n[train]\nepochs = 2\n[run]\nseed = 4\nthreads = 1\n')
+    path.write_text("size = 9\nwidths = [3]\n[train]\nepochs = 2\n[run]\nseed = 4\nthreads = 1\n")
     job, run = resolve_config(Job, {"--lr": 0.5}, config_file=path, seed=None)
     assert (job.size, job.widths, job.train.epochs, job.train.learning_rate) == (9, (3,), 2, 0.5)
     assert job.seed == job.train.seed == job.dense.seed == 4 and run["seed"] == 4
@@ -109,8 +117,23 @@ def test_resolve_overrides_a_file_field_by_field(tmp_path):
 def test_run_folder_config_and_replay(tmp_path):
     app, calls = _app(tmp_path)
     runner = CliRunner()
-    first = runner.invoke(app, ["job", "--size", "6", "--widths", "2,3", "--dense-epochs", "4", "--seed", "5",
-                                "--json", "--out", str(tmp_path / "a")])
+    first = runner.invoke(
+        app,
+        [
+            "job",
+            "--size",
+            "6",
+            "--widths",
+            "2,3",
+            "--dense-epochs",
+            "4",
+            "--seed",
+            "5",
+            "--json",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+    )
     assert first.exit_code == 0, first.output
     assert json.loads(first.output.strip().splitlines()[-1]) == {"size": 6, "epochs": 7, "seed": 5}
     document = tomllib.loads((tmp_path / "a" / "config.toml").read_text())
@@ -119,8 +142,9 @@ def test_run_folder_config_and_replay(tmp_path):
     metadata = json.loads((tmp_path / "a" / "run.json").read_text())
     assert metadata["status"] == "complete" and len(metadata["config_hash"]) == 12
 
-    replay = runner.invoke(app, ["job", "--config", str(tmp_path / "a" / "config.toml"), "--epochs", "9",
-                                 "--out", str(tmp_path / "b")])
+    replay = runner.invoke(
+        app, ["job", "--config", str(tmp_path / "a" / "config.toml"), "--epochs", "9", "--out", str(tmp_path / "b")]
+    )
     assert replay.exit_code == 0, replay.output
     config, run = calls[-1]
     assert (config.size, config.widths, config.dense.epochs, config.train.epochs, run.seed) == (6, (2, 3), 4, 9, 5)

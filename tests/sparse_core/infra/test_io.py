@@ -39,8 +39,13 @@ def toy(tmp_path):
     """A manifest with one wheel dataset, a local 'index' holding its wheel, and a downloader."""
     wheel = make_wheel(tmp_path / "toy-1.0-py3-none-any.whl", MEMBERS)
     source = io.Source(
-        name="toy", kind="wheel", requirement="toy==1.0", wheel=wheel.name,
-        sha256=files.sha256_file(wheel), members=("toy/data/a.txt", "toy/data/sub/"), strip="toy/data/",
+        name="toy",
+        kind="wheel",
+        requirement="toy==1.0",
+        wheel=wheel.name,
+        sha256=files.sha256_file(wheel),
+        members=("toy/data/a.txt", "toy/data/sub/"),
+        strip="toy/data/",
     )
     calls = []
 
@@ -50,8 +55,13 @@ def toy(tmp_path):
         target.write_bytes(wheel.read_bytes())
         return target
 
-    return {"sources": {"toy": source}, "downloader": downloader, "calls": calls,
-            "cache": tmp_path / "cache", "wheel": wheel}
+    return {
+        "sources": {"toy": source},
+        "downloader": downloader,
+        "calls": calls,
+        "cache": tmp_path / "cache",
+        "wheel": wheel,
+    }
 
 
 def test_fetch_extracts_only_listed_members_and_records_them(toy):

@@ -38,6 +38,9 @@ def test_exported_graph_networks_equal_the_gated_model(tmp_path):
     states, actions = _states(task), torch.randn(8, 2, dtype=torch.float64)
     with torch.no_grad():
         reference = gated.double().eval()(states, actions).numpy()
-    assert np.abs(graph_step(networks["edge"], networks["node"], states.numpy(), actions.numpy()) - reference).max() <= 1e-6
+    assert (
+        np.abs(graph_step(networks["edge"], networks["node"], states.numpy(), actions.numpy()) - reference).max()
+        <= 1e-6
+    )
     reloaded = load_model(save_model(gated.float(), tmp_path / "gated.pt"))
     assert relu_counts(reloaded) == relu_counts(gated)

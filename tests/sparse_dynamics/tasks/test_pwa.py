@@ -19,7 +19,9 @@ def test_dynamics_is_continuous_across_region_borders():
     task = PiecewiseAffineTask()
     on_border = np.array([0.5, 0.0])  # C_0 x + d_0 = 0
     eps = np.array([1e-9, 0.0])
-    assert np.allclose(task.dynamics(on_border - eps, np.zeros(2)), task.dynamics(on_border + eps, np.zeros(2)), atol=1e-8)
+    assert np.allclose(
+        task.dynamics(on_border - eps, np.zeros(2)), task.dynamics(on_border + eps, np.zeros(2)), atol=1e-8
+    )
 
 
 def test_actions_are_clipped_and_checked():
