@@ -4,7 +4,7 @@ After Wang et al., "Dynamic Sparse Learning: A Novel Paradigm for Efficient
 Recommendation" (WSDM 2024) and Song et al., "AutoInt" (CIKM 2019).
 
 Modules: :mod:`~recsys.data` (MovieLens-100k, splits, vocabularies, a streaming
-Criteo / Avazu reader), :mod:`~recsys.models` (MF, LightGCN, AutoInt),
+Criteo / Avazu / CSV reader for the user's own files, RecBole atomic files), :mod:`~recsys.models` (MF, LightGCN, AutoInt),
 :mod:`~recsys.metrics`, :mod:`~recsys.trainer`, :mod:`~recsys.dsl`,
 :mod:`~recsys.topk` and :mod:`~recsys.ctr` (the two tasks), :mod:`~recsys.config` (their
 settings, torch-free), :mod:`~recsys.distributed`.
@@ -23,6 +23,10 @@ _EXPORTS: dict[str, str] = {
     "run_topk": "topk",
     "load_split": "topk",
     "CTRConfig": "config",
+    "CTRFileConfig": "config",
+    "InteractionFileConfig": "config",
+    "open_ctr_file": "data.ctr_file",
+    "read_interactions": "data.movielens",
     "train_ctr": "ctr",
     "run_ctr": "ctr",
     "load_ctr_data": "ctr",

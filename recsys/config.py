@@ -10,14 +10,28 @@ library modules re-export the classes they use (:mod:`recsys.trainer`, :mod:`rec
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from sparse_core.infra.errors import ConfigError
 from sparse_core.infra.settings import config, setting
 
-__all__ = ["CTR_MODELS", "TOPK_MODELS", "AutoIntConfig", "CTRConfig", "DSLConfig", "TopKConfig", "TrainerConfig"]
+__all__ = [
+    "CTR_FORMATS",
+    "CTR_MODELS",
+    "TOPK_MODELS",
+    "AutoIntConfig",
+    "CTRConfig",
+    "CTRFileConfig",
+    "DSLConfig",
+    "InteractionFileConfig",
+    "TopKConfig",
+    "TrainerConfig",
+]
 
 TOPK_MODELS = ("mf", "lightgcn")
 CTR_MODELS = ("autoint", "autoint+")
+CTR_FORMATS = ("criteo", "avazu", "csv")
+DELIMITERS = {"comma": ",", "tab": "\t", "semicolon": ";", "pipe": "|"}
 DATASETS = ("ml100k",)
 
 
@@ -75,6 +89,64 @@ class DSLConfig:
         return self.density < 1.0
 
 
+def _only_with_path(instance: object, what: str) -> None:
+    """Reject a setting of a data-file config given without the file (it would have no effect)."""
+    for f in dataclasses.fields(instance):
+        if f.name == "path" or f.metadata.get("cli") is False:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if getattr(instance, f.name) != default:
+            raise ConfigError(f"{type(instance).__name__}.{f.name} applies to {what} only; give --data", field=f.name)
+
+
+@config
+class InteractionFileConfig:
+    """Interactions of your own for ``topk``, in RecBole's atomic-file layout.
+
+    A tab-separated ``.inter`` file (plain or compressed) whose header names every column
+    as ``name:type``: a user and an item column (``token``), optionally a rating and a
+    timestamp (``float``); other columns are ignored.
+
+    Attributes:
+        path: A folder holding one .inter file (or the file itself) of your own interactions,
+            in RecBole's atomic-file layout (plain or compressed); default: the built-in --dataset.
+        user_column: Header name of the user id column of --data.
+        item_column: Header name of the item id column of --data.
+        rating_column: Header name of the rating column of --data (used by --min-rating;
+            may be absent otherwise).
+        timestamp_column: Header name of the timestamp column of --data (used by --split time;
+            may be absent otherwise).
+        max_malformed: Malformed rows of --data skipped (each counted, the first ones logged
+            with their line numbers) before the run stops with an error.
+    """
+
+    path: Path | None = setting(None, cli="--data")
+    user_column: str = setting("user_id")
+    item_column: str = setting("item_id")
+    rating_column: str = setting("rating")
+    timestamp_column: str = setting("timestamp")
+    max_malformed: int = setting(100, ge=0)
+
+    def __post_init__(self) -> None:
+        if self.path is None:
+            _only_with_path(self, "--data")
+            return
+        object.__setattr__(self, "path", Path(self.path).expanduser().absolute())  # replayable from anywhere
+        names = {
+            "user_column": self.user_column,
+            "item_column": self.item_column,
+            "rating_column": self.rating_column,
+            "timestamp_column": self.timestamp_column,
+        }
+        for name, value in names.items():
+            if not value.strip() or any(c in value for c in "\t:"):
+                raise ConfigError(
+                    f"InteractionFileConfig.{name}: give a column name (no tab or ':'), got {value!r}", field=name
+                )
+        if len(set(names.values())) < len(names):
+            raise ConfigError(f"InteractionFileConfig: the four columns must differ, got {names}", field="item_column")
+
+
 @config
 class TopKConfig:
     """A top-K training run: MF or LightGCN with BPR, dense or DSL-sparse.
@@ -91,7 +163,12 @@ class TopKConfig:
         trainer: Epochs, patience, evaluation interval; early stopping on validation Recall@20.
         dsl: Density and prune-and-regrow schedule (density 1 = dense).
         ks: Cut-offs K of the reported Recall@K and NDCG@K.
-        dataset: The dataset: ml100k (MovieLens-100k).
+        dataset: The built-in dataset, used without --data: ml100k (MovieLens-100k).
+        data: Your own interactions (--data FOLDER) and their columns.
+        min_rating: Keep only interactions rated at least this (default: every interaction
+            counts, whatever its rating).
+        split: How each user's interactions are held out: random (seeded by --split-seed) or
+            time (the latest ones are test, the next latest validation; needs timestamps).
         split_seed: Seed of the per-user train / test split (fixed across training seeds).
         test_fraction: Share of each user's interactions held out for test.
         valid_fraction: Share of each user's training interactions held out for validation.
@@ -108,6 +185,9 @@ class TopKConfig:
     dsl: DSLConfig = setting(factory=DSLConfig)
     ks: tuple[int, ...] = setting((10, 20), ge=1)
     dataset: str = setting("ml100k", choices=DATASETS)
+    data: InteractionFileConfig = setting(factory=InteractionFileConfig)
+    min_rating: float | None = setting(None)
+    split: str = setting("random", choices=("random", "time"))
     split_seed: int = setting(2020, ge=0)
     test_fraction: float = setting(0.2, gt=0.0, lt=1.0)
     valid_fraction: float = setting(0.1, gt=0.0, lt=1.0)
@@ -165,6 +245,109 @@ class AutoIntConfig:
 
 
 @config
+class CTRFileConfig:
+    """A CTR file of your own for ``ctr``, read streaming (never loaded whole).
+
+    Formats: ``criteo`` (tab-separated, no header: the 0/1 label, 13 integer and 26
+    categorical fields, as Criteo's ``train.txt``), ``avazu`` (comma-separated with a
+    header: label ``click``, ``id`` ignored, every other column categorical, as Avazu's
+    ``train.csv``) and ``csv`` (delimited with a header; the columns are named by
+    ``label_column``, ``numeric_columns``, ...). Plain, gzip, bzip2 or xz files are read
+    alike (recognised by their first bytes). Without ``split_column`` the rows are split by
+    line order: the first ``fractions[0]`` of the lines train, the next validate, the last
+    test.
+
+    Attributes:
+        path: A CTR file of your own (plain or compressed), read streaming (config.toml
+            records its absolute path); default: the built-in --dataset.
+        format: Layout of --data: criteo (tab-separated: label, 13 integer and 26 categorical
+            fields, no header), avazu (comma-separated with a header; label click, id
+            ignored) or csv (a header; see --label-column).
+        label_column: Header name of the 0/1 label column of a csv / avazu file (default: label
+            for csv, click for avazu).
+        numeric_columns: Header names of numeric columns, log-binned like Criteo's integers
+            (csv / avazu; default: none).
+        categorical_columns: Header names of categorical columns (csv / avazu; default: every
+            column not named as label, numeric, split or ignored).
+        ignore_columns: Header names of columns not used (csv / avazu; default: none for csv,
+            id for avazu).
+        delimiter: Cell separator of a csv / avazu file (default comma; criteo is tab).
+        split_column: Header name of a column naming each row's part (train, valid or test)
+            (csv / avazu; default: split by line order with --fractions).
+        hash_buckets: Hash every field's values into this many ids (no vocabulary; memory
+            independent of the file); default: vocabularies by --min-count.
+        chunk_rows: Rows of --data read, encoded and shuffled at a time (bounds the memory;
+            training order is shuffled within each chunk).
+        max_malformed: Malformed rows of --data skipped (each counted, the first ones logged
+            with their line numbers) before the run stops with an error.
+    """
+
+    path: Path | None = setting(None, cli="--data")
+    format: str | None = setting(None, choices=CTR_FORMATS)
+    label_column: str | None = setting(None)
+    numeric_columns: tuple[str, ...] = setting(())
+    categorical_columns: tuple[str, ...] = setting(())
+    ignore_columns: tuple[str, ...] | None = setting(None)
+    delimiter: str | None = setting(None, choices=tuple(DELIMITERS))
+    split_column: str | None = setting(None)
+    hash_buckets: int | None = setting(None, ge=2, le=2**31 - 1)
+    chunk_rows: int = setting(100_000, ge=1, le=10_000_000)
+    max_malformed: int = setting(100, ge=0)
+
+    def __post_init__(self) -> None:
+        if self.path is None:
+            _only_with_path(self, "--data")
+            return
+        object.__setattr__(self, "path", Path(self.path).expanduser().absolute())  # replayable from anywhere
+        if self.format is None:
+            raise ConfigError("CTRFileConfig.format: --data needs --format criteo, avazu or csv", field="format")
+        if self.format == "criteo":
+            for name in ("label_column", "numeric_columns", "categorical_columns", "ignore_columns", "split_column"):
+                if getattr(self, name):
+                    raise ConfigError(
+                        f"CTRFileConfig.{name}: criteo files have fixed columns and no header; "
+                        "use --format csv to name columns",
+                        field=name,
+                    )
+            if self.delimiter not in (None, "tab"):
+                raise ConfigError(
+                    f"CTRFileConfig.delimiter: criteo files are tab-separated, got {self.delimiter!r}",
+                    field="delimiter",
+                )
+            object.__setattr__(self, "delimiter", "tab")
+            return
+        defaults = {"avazu": ("click", ("id",)), "csv": ("label", ())}[self.format]
+        if self.label_column is None:
+            object.__setattr__(self, "label_column", defaults[0])
+        if self.ignore_columns is None:
+            object.__setattr__(self, "ignore_columns", defaults[1])
+        if self.delimiter is None:
+            object.__setattr__(self, "delimiter", "comma")
+        named = {
+            "label_column": (self.label_column,),
+            "numeric_columns": self.numeric_columns,
+            "categorical_columns": self.categorical_columns,
+            "ignore_columns": self.ignore_columns,
+            "split_column": (self.split_column,) if self.split_column is not None else (),
+        }
+        seen: dict[str, str] = {}
+        for name, columns in named.items():
+            for column in columns:
+                if not column.strip():
+                    raise ConfigError(f"CTRFileConfig.{name}: give column names, got {column!r}", field=name)
+                if column in seen:
+                    raise ConfigError(
+                        f"CTRFileConfig.{name}: column {column!r} is also given as {seen[column]}", field=name
+                    )
+                seen[column] = name
+
+    @property
+    def separator(self) -> str:
+        """The cell separator itself (``","``, ``"\\t"``, ...)."""
+        return DELIMITERS[self.delimiter or "tab"]
+
+
+@config
 class CTRConfig:
     """A CTR training run: AutoInt or AutoInt+ on categorical fields.
 
@@ -175,13 +358,15 @@ class CTRConfig:
         learning_rate: Adam learning rate.
         weight_decay: Adam's L2 penalty on all weights.
         trainer: Epochs and early stopping on validation AUC.
-        split_seed: Seed of the random train / validation / test split.
+        split_seed: Seed of the random train / validation / test split of --dataset (a --data
+            file is split by line order, or by --split-column).
         fractions: Train, validation and test shares of the rows (they sum to 1).
         min_count: Training occurrences a value needs to get its own id (rarer ones share the
-            out-of-vocabulary id).
-        dataset: The dataset: ml100k (MovieLens-100k; Criteo / Avazu files go through
-            recsys.data.ctr_reader).
-        max_rows: Use only the first rows of the table, for smoke tests (default: all rows).
+            out-of-vocabulary id); default: 1 for --dataset, 10 for --data (Criteo's convention).
+        dataset: The built-in dataset, used without --data: ml100k (MovieLens-100k).
+        data: A CTR file of your own (--data FILE --format ...) and its columns.
+        max_rows: Use only the first rows of the table or lines of --data, for smoke tests
+            (default: all rows).
     """
 
     model: str = setting("autoint", choices=CTR_MODELS)
@@ -192,11 +377,19 @@ class CTRConfig:
     trainer: TrainerConfig = setting(factory=lambda: TrainerConfig(epochs=30, patience=2, monitor="auc", mode="max"))
     split_seed: int = setting(2020, ge=0)
     fractions: tuple[float, ...] = setting((0.8, 0.1, 0.1), gt=0.0, lt=1.0)
-    min_count: int = setting(1, ge=1)
+    min_count: int | None = setting(None, ge=1)
     dataset: str = setting("ml100k", choices=DATASETS)
+    data: CTRFileConfig = setting(factory=CTRFileConfig)
     max_rows: int | None = setting(None, ge=10)
 
     def __post_init__(self) -> None:
+        if self.min_count is None:  # resolved here, so that config.toml records what was used
+            object.__setattr__(self, "min_count", 10 if self.data.path is not None else 1)
+        if self.data.split_column is not None and self.fractions != (0.8, 0.1, 0.1):
+            raise ConfigError(
+                "CTRConfig.fractions: the split column decides the parts; --fractions applies to the line-order split",
+                field="fractions",
+            )
         if len(self.fractions) != 3 or abs(sum(self.fractions) - 1.0) > 1e-9:
             raise ConfigError(
                 f"CTRConfig.fractions: give three shares (train, validation, test) summing to 1; got {self.fractions}",

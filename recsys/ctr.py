@@ -4,6 +4,11 @@ The ml100k CTR task: label ``rating >= 4``, eight categorical fields, a random 8
 split with seed 2020; vocabularies are fitted on the training rows, so unseen values in
 validation / test map to the out-of-vocabulary id. Training minimises the binary
 cross-entropy with Adam and stops early on validation AUC (Song et al. 2019, Sec. 5).
+
+A file of the user's (``config.data``, :mod:`recsys.data.ctr_file`) is never loaded whole:
+it is scanned once (malformed rows, parts, vocabularies), then every epoch reads the
+training rows chunk by chunk, each chunk shuffled with a seeded generator, and every
+validation reads the validation rows the same way.
 """
 
 from __future__ import annotations
@@ -17,16 +22,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from recsys.config import CTRConfig
+from recsys.data.ctr_file import CTRFile, open_ctr_file
 from recsys.data.features import FieldEncoder
 from recsys.data.movielens import CTRTable
 from recsys.data.splits import random_split
 from recsys.distributed import context, local_slice, process_group
 from recsys.metrics import auc, logloss
 from recsys.models.autoint import AutoInt
-from recsys.trainer import fit
+from recsys.trainer import clean_partial_files, fit
 from sparse_core.infra.errors import InputError
 
-__all__ = ["CTRConfig", "CTRData", "load_ctr_data", "predict", "prepare_ctr", "run_ctr", "train_ctr"]
+__all__ = ["CTRConfig", "CTRData", "evaluate_part", "load_ctr_data", "predict", "prepare_ctr", "run_ctr", "train_ctr"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,22 @@ class CTRData:
     def cardinalities(self) -> list[int]:
         return self.encoder.cardinalities
 
+    @property
+    def rows(self) -> dict[str, int]:
+        return {part: int(labels.shape[0]) for part, labels in self.labels.items()}
+
+    def chunks(self, part: str, chunk_rows: int):
+        """``(labels, ids)`` of one part in slices of ``chunk_rows`` rows (as :meth:`CTRFile.chunks`)."""
+        for start in range(0, self.labels[part].shape[0], chunk_rows):
+            yield self.labels[part][start : start + chunk_rows], self.ids[part][start : start + chunk_rows]
+
 
 def prepare_ctr(table: CTRTable, config: CTRConfig) -> CTRData:
     """Splits the table, fits the vocabularies on the training rows and encodes every split.
 
     Raises:
         InputError: a split without both classes (its AUC would be undefined), e.g. when
-            ``max_rows`` keeps only a handful of rows.
+            ``max_rows`` keeps only a handful of rows, or a ``min_count`` that no value reaches.
     """
     parts = dict(zip(("train", "valid", "test"), random_split(len(table), config.fractions, config.split_seed)))
     for name, rows in parts.items():
@@ -65,6 +80,11 @@ def prepare_ctr(table: CTRTable, config: CTRConfig) -> CTRData:
                 f"AUC needs both classes{kept}"
             )
     encoder = FieldEncoder(table.fields, config.min_count).fit(table.values, parts["train"])
+    if all(size == 1 for size in encoder.cardinalities):
+        raise InputError(
+            f"no value of {config.dataset} occurs --min-count {config.min_count} times in the "
+            f"{parts['train'].size} training rows, so every id would be out of vocabulary"
+        )
     encoded = encoder.transform(table.values)
     return CTRData(
         ids={k: encoded[v] for k, v in parts.items()},
@@ -74,8 +94,11 @@ def prepare_ctr(table: CTRTable, config: CTRConfig) -> CTRData:
 
 
 @torch.no_grad()
-def predict(model: AutoInt, ids: np.ndarray, device: torch.device, batch_size: int = 8192) -> np.ndarray:
-    """Click probabilities for encoded rows.
+def predict(model: AutoInt, ids: np.ndarray, device: torch.device, batch_size: int = 2048) -> np.ndarray:
+    """Click probabilities for encoded rows, ``batch_size`` rows at a time.
+
+    The attention activations of a batch are its memory cost (about 150 MB for 8,192 rows
+    of 39 fields), so batches stay small; the probabilities do not depend on the batch size.
 
     Shapes:
         - ids: ``(rows, fields)``; return: ``(rows,)`` float64.
@@ -88,9 +111,43 @@ def predict(model: AutoInt, ids: np.ndarray, device: torch.device, batch_size: i
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def evaluate_part(
+    model: AutoInt, data: CTRData | CTRFile, part: str, device: torch.device, chunk_rows: int = 100_000
+) -> dict[str, float]:
+    """AUC and logloss of one part (``"valid"``, ``"test"``), read chunk by chunk."""
+    labels, probabilities = [], []
+    for chunk_labels, ids in data.chunks(part, chunk_rows):
+        labels.append(np.array(chunk_labels))
+        probabilities.append(predict(model, ids, device))
+    y, p = np.concatenate(labels), np.concatenate(probabilities)
+    return {"auc": auc(y, p), "logloss": logloss(y, p)}
+
+
+def _batches(data: CTRData | CTRFile, config: CTRConfig, seed: int, epoch: int, device: torch.device):
+    """One epoch's mini-batches of ``(ids, labels)``, this process's share under torchrun.
+
+    In memory (ml100k) the whole training set is shuffled; a file is shuffled chunk by
+    chunk (``config.data.chunk_rows``), chunks in file order.
+    """
+    ctx = context()
+    if isinstance(data, CTRData):
+        ids, labels = torch.as_tensor(data.ids["train"]), torch.as_tensor(data.labels["train"])
+        order = torch.randperm(ids.shape[0], generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+        for start in range(0, order.numel(), config.batch_size):
+            rows = local_slice(order[start : start + config.batch_size], ctx)
+            yield ids[rows].to(device), labels[rows].to(device)
+        return
+    for index, (chunk_labels, chunk_ids) in enumerate(data.chunks("train", config.data.chunk_rows)):
+        order = torch.as_tensor(np.random.default_rng([seed, epoch, index]).permutation(chunk_labels.shape[0]))
+        ids, labels = torch.from_numpy(chunk_ids), torch.from_numpy(chunk_labels)
+        for start in range(0, order.numel(), config.batch_size):
+            rows = local_slice(order[start : start + config.batch_size], ctx)
+            yield ids[rows].to(device), labels[rows].to(device)
+
+
 def train_ctr(
     config: CTRConfig,
-    data: CTRData,
+    data: CTRData | CTRFile,
     *,
     seed: int = 0,
     device: torch.device | str = "cpu",
@@ -102,9 +159,19 @@ def train_ctr(
     ``seed`` draws the initial weights and the order of the rows; dropout (AutoInt+) draws
     from torch's global generator, which the command line seeds once per run.
 
+    Args:
+        config: The run's settings.
+        data: Encoded in-memory splits (ml100k), or a scanned file read chunk by chunk.
+        seed: Seeds initialisation and shuffling.
+        device: Where to train.
+        folder: Run folder for ``best.pt`` and the per-epoch ``metrics.json``.
+        progress: Show progress bars.
+
     Returns:
         ``test_auc``, ``test_logloss``, ``parameters``, ``samples_per_second`` (training),
-        ``epoch_seconds``, ``best_epoch``, ``valid_auc`` and the per-epoch history ``epochs``.
+        ``epoch_seconds``, ``best_epoch``, ``valid_auc``, ``rows`` per part,
+        ``malformed_rows`` (skipped lines of a file), ``embedding_rows`` and the per-epoch
+        history ``epochs``.
     """
     device = torch.device(device)
     ctx = context()
@@ -117,43 +184,35 @@ def train_ctr(
 
         trained = DistributedDataParallel(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    train_ids = torch.as_tensor(data.ids["train"])
-    train_labels = torch.as_tensor(data.labels["train"])
-
-    def batches(epoch: int):
-        order = torch.randperm(train_ids.shape[0], generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        for start in range(0, order.numel(), config.batch_size):
-            rows = local_slice(order[start : start + config.batch_size], ctx)
-            yield train_ids[rows].to(device), train_labels[rows].to(device)
+    chunk_rows = config.data.chunk_rows
 
     def loss(batch: tuple[Tensor, Tensor]) -> Tensor:
         logits, penalty = trained(batch[0])
         return F.binary_cross_entropy_with_logits(logits, batch[1]) + penalty
 
-    def evaluate() -> dict[str, float]:
-        p = predict(model, data.ids["valid"], device)
-        return {"auc": auc(data.labels["valid"], p), "logloss": logloss(data.labels["valid"], p)}
-
     result = fit(
         model,
         optimizer,
-        batches,
+        lambda epoch: _batches(data, config, seed, epoch, device),
         loss,
-        evaluate,
+        lambda: evaluate_part(model, data, "valid", device, chunk_rows),
         config.trainer,
         folder=folder if ctx.is_main else None,
         progress=progress and ctx.is_main,
     )
-    p = predict(model, data.ids["test"], device)
+    test = evaluate_part(model, data, "test", device, chunk_rows)
     return {
-        "test_auc": auc(data.labels["test"], p),
-        "test_logloss": logloss(data.labels["test"], p),
+        "test_auc": test["auc"],
+        "test_logloss": test["logloss"],
         "parameters": sum(t.numel() for t in model.parameters()),
         "samples_per_second": result.samples_per_second * ctx.world_size,
         "epoch_seconds": result.epoch_seconds,
         "best_epoch": result.best_epoch,
         "valid_auc": result.best_metrics.get("auc"),
         "valid_logloss": result.best_metrics.get("logloss"),
+        "rows": dict(data.rows),
+        "malformed_rows": data.malformed_rows if isinstance(data, CTRFile) else 0,
+        "embedding_rows": sum(data.cardinalities),
         "world_size": ctx.world_size,
         "epochs": result.history,
     }
@@ -179,14 +238,15 @@ def run_ctr(
     folder: Path | None = None,
     progress: bool = False,
 ) -> dict:
-    """Loads, splits and encodes the dataset, then :func:`train_ctr`; what ``sparseworks recsys ctr`` runs.
+    """Loads, splits and encodes the dataset (or scans ``config.data``'s file), then :func:`train_ctr`.
 
-    Under ``torchrun`` every process calls this: it joins the process group from the
+    What ``sparseworks recsys ctr`` runs. Under ``torchrun`` every process calls this: it joins the process group from the
     environment (:func:`recsys.distributed.process_group`; a GPU per process), trains its
     share of every batch, and leaves the group at the end. Only the main process should
     pass a ``folder``.
     """
+    if folder is not None:
+        clean_partial_files(folder)
     with process_group(device) as local_device:
-        return train_ctr(
-            config, load_ctr_data(config), seed=seed, device=local_device, folder=folder, progress=progress
-        )
+        data = open_ctr_file(config) if config.data.path is not None else load_ctr_data(config)
+        return train_ctr(config, data, seed=seed, device=local_device, folder=folder, progress=progress)

@@ -25,10 +25,19 @@ from recsys.metrics import topk_metrics, user_item_matrix
 from recsys.models.embeddings import EmbeddingRanker
 from recsys.models.lightgcn import LightGCN, normalized_adjacency
 from recsys.models.mf import MF, bpr_loss
-from recsys.trainer import fit
-from sparse_core.infra.errors import ConfigError
+from recsys.trainer import clean_partial_files, fit
+from sparse_core.infra.errors import ConfigError, InputError
 
-__all__ = ["TopKConfig", "build_model", "load_split", "run_topk", "sample_negatives", "train_topk"]
+__all__ = [
+    "TopKConfig",
+    "build_model",
+    "check_split",
+    "load_interactions_of",
+    "load_split",
+    "run_topk",
+    "sample_negatives",
+    "train_topk",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,10 @@ def build_model(
 def sample_negatives(users: np.ndarray, known_keys: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
     """One uniformly drawn item per user that the user has not interacted with.
 
+    Draws are rejected and redrawn while they hit a known item; the rare row still hitting
+    one after 100 rounds (a user who knows almost every item) draws from its unknown items
+    directly.
+
     Args:
         users: User of every triple.
         known_keys: Sorted ``user * num_items + item`` of the known interactions.
@@ -64,6 +77,9 @@ def sample_negatives(users: np.ndarray, known_keys: np.ndarray, num_items: int, 
 
     Shapes:
         - users: ``(batch,)``; return: ``(batch,)`` int64.
+
+    Raises:
+        InputError: a user has interacted with every item (no negative exists).
     """
     negatives = rng.integers(0, num_items, size=users.shape[0])
     todo = np.arange(users.shape[0])
@@ -75,7 +91,17 @@ def sample_negatives(users: np.ndarray, known_keys: np.ndarray, num_items: int, 
             return negatives
         todo = todo[clash]
         negatives[todo] = rng.integers(0, num_items, size=todo.size)
-    raise RuntimeError("could not draw negatives: some user has interacted with (almost) every item")
+    for row in todo:
+        user = int(users[row])
+        lo, hi = np.searchsorted(known_keys, [user * num_items, (user + 1) * num_items])
+        unknown = np.setdiff1d(np.arange(num_items), known_keys[lo:hi] - user * num_items)
+        if unknown.size == 0:
+            raise InputError(
+                f"user index {user} has interacted with every one of the {num_items} items, "
+                "so BPR has no negative item to sample"
+            )
+        negatives[row] = unknown[rng.integers(0, unknown.size)]
+    return negatives
 
 
 def train_topk(
@@ -214,13 +240,64 @@ def train_topk(
     return metrics
 
 
+def load_interactions_of(config: TopKConfig, folder: Path | None = None) -> Interactions:
+    """The interactions of ``config``: its ``--data`` file, or the built-in dataset (fetched on first use).
+
+    Args:
+        config: The run's settings.
+        folder: The built-in dataset's folder (default: the cache).
+    """
+    from recsys.data.movielens import find_inter_file, load_interactions, ml100k_folder, read_interactions
+
+    by_time = config.split == "time"
+    if config.data.path is None:
+        return load_interactions(
+            folder if folder is not None else ml100k_folder(), min_rating=config.min_rating, need_timestamps=by_time
+        )
+    spec = config.data
+    return read_interactions(
+        find_inter_file(spec.path),
+        user_column=spec.user_column,
+        item_column=spec.item_column,
+        rating_column=spec.rating_column,
+        timestamp_column=spec.timestamp_column,
+        min_rating=config.min_rating,
+        need_timestamps=by_time,
+        max_malformed=spec.max_malformed,
+    )
+
+
+def check_split(split: TopKSplit, config: TopKConfig) -> None:
+    """Rejects a split on which training or the metrics would be meaningless.
+
+    Raises:
+        InputError: no more items than the largest cut-off K, or no validation or test
+            interaction.
+    """
+    train, source = split.train, split.train.source
+    if train.num_items <= max(config.ks):
+        raise InputError(
+            f"{source}: {train.num_items} items, but Recall@K / NDCG@K with K = {max(config.ks)} "
+            "rank more than the user has not seen; use a smaller --ks"
+        )
+    for name, part in (("validation", split.valid), ("test", split.test)):
+        if len(part) == 0:
+            raise InputError(
+                f"{source}: no {name} interactions ({train.num_users} users, {len(train)} training "
+                "interactions): each user needs at least 2 (better 5+) interactions to hold some out"
+            )
+
+
 def load_split(config: TopKConfig, folder: Path | None = None) -> TopKSplit:
-    """The dataset of ``config`` split per user (fetched on first use unless ``folder`` is given)."""
-    from recsys.data.movielens import load_interactions, ml100k_folder
+    """The interactions of ``config`` split per user, checked (:func:`check_split`)."""
     from recsys.data.splits import split_per_user
 
-    interactions = load_interactions(folder if folder is not None else ml100k_folder())
-    return split_per_user(interactions, config.test_fraction, config.valid_fraction, config.split_seed)
+    interactions = load_interactions_of(config, folder)
+    split = split_per_user(
+        interactions, config.test_fraction, config.valid_fraction, config.split_seed, by_time=config.split == "time"
+    )
+    check_split(split, config)
+    return split
 
 
 def run_topk(
@@ -231,12 +308,14 @@ def run_topk(
     folder: Path | None = None,
     progress: bool = False,
 ) -> dict:
-    """Loads and splits the dataset, then :func:`train_topk`; what ``sparseworks recsys topk`` runs.
+    """Loads and splits the interactions, then :func:`train_topk`; what ``sparseworks recsys topk`` runs.
 
     Under ``torchrun`` every process calls this: it joins the process group from the
     environment (:func:`recsys.distributed.process_group`; a GPU per process), trains its
     share of every batch, and leaves the group at the end. Only the main process should
-    pass a ``folder``.
+    pass a ``folder``; what a killed run left there is removed first (the run restarts).
     """
+    if folder is not None:
+        clean_partial_files(folder)
     with process_group(device) as local_device:
         return train_topk(config, load_split(config), seed=seed, device=local_device, folder=folder, progress=progress)

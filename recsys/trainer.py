@@ -7,6 +7,12 @@ runs after every optimizer step (a dynamic-sparse mask update, a mask broadcast 
 processes).
 The best state (by ``monitor``) is kept in memory, written to ``best.pt`` when a folder
 is given, and restored at the end.
+
+Files in the folder are written atomically (``sparse_core.infra.files.atomic_write``): a
+killed run leaves each one complete or absent. A run does not resume: a rerun into the
+same folder restarts from epoch 1, first removing what a killed run left there
+(:func:`clean_partial_files`, and the earlier ``best.pt`` / ``metrics.json``, which
+belong to the earlier run).
 """
 
 from __future__ import annotations
@@ -28,9 +34,37 @@ from tqdm.auto import tqdm
 from recsys.config import TrainerConfig
 from sparse_core.infra.files import atomic_write
 
-__all__ = ["EarlyStopping", "FitResult", "TrainerConfig", "fit"]
+__all__ = ["CHECKPOINT", "EarlyStopping", "FitResult", "TrainerConfig", "clean_partial_files", "fit"]
 
 log = logging.getLogger(__name__)
+
+#: The best state's file in a run folder (a ``state_dict`` saved with ``torch.save``).
+CHECKPOINT = "best.pt"
+HISTORY = "metrics.json"
+
+
+def clean_partial_files(folder: Path | str) -> list[Path]:
+    """Removes the temporary files that a killed atomic write left in ``folder``; returns them.
+
+    Atomic writes go through ``.<name>.<random>.part`` (or ``.part.<suffix>``) beside the
+    destination; the rename never happened for one that is still there.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted({*folder.glob(".*.part"), *folder.glob(".*.part.*")}):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.warning(
+            "removed %d partial file(s) of an interrupted run from %s: %s",
+            len(removed),
+            folder,
+            ", ".join(p.name for p in removed),
+        )
+    return removed
 
 
 class EarlyStopping:
@@ -127,7 +161,8 @@ def fit(
         evaluate: Validation metrics, including ``config.monitor``.
         config: Epochs, patience, monitored metric.
         after_step: Called with the 1-based step number after every ``optimizer.step()``.
-        folder: If given, ``best.pt`` and a running ``metrics.json`` (per-epoch history) go here.
+        folder: If given, ``best.pt`` and a running ``metrics.json`` (per-epoch history) go here
+            (an earlier run's are removed first).
         progress: Show a tqdm bar over epochs.
 
     Returns:
@@ -138,6 +173,10 @@ def fit(
         FloatingPointError: If the loss becomes NaN or infinite (names epoch and step).
     """
     result = FitResult()
+    if folder is not None:  # a restart: what an earlier run left belongs to it, not to this one
+        clean_partial_files(folder)
+        for name in (CHECKPOINT, HISTORY):
+            (Path(folder) / name).unlink(missing_ok=True)
     stopper = EarlyStopping(config.patience, config.mode, config.min_delta)
     best_state = copy.deepcopy(model.state_dict())
     bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress, leave=False)
@@ -171,14 +210,14 @@ def fit(
                 best_state = copy.deepcopy(model.state_dict())
                 result.best_epoch, result.best_metrics = epoch, metrics
                 if folder is not None:
-                    with atomic_write(Path(folder) / "best.pt", "wb") as handle:
+                    with atomic_write(Path(folder) / CHECKPOINT, "wb") as handle:
                         torch.save(best_state, handle)
             stop = stopper.should_stop
         result.history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.4f}", best=f"{stopper.best:.4f}")
         log.info("epoch %d: %s", epoch, record)
         if folder is not None:
-            with atomic_write(Path(folder) / "metrics.json", "w") as handle:
+            with atomic_write(Path(folder) / HISTORY, "w") as handle:
                 json.dump({"epochs": result.history}, handle, indent=1)
         if stop:
             log.info(

@@ -2,7 +2,8 @@
 
 - Top-K: per user, a seeded random ``1 - test_fraction`` / ``test_fraction`` split of the
   user's interactions (the LightGCN and DSL protocol), then a validation slice of each
-  user's training part for early stopping.
+  user's training part for early stopping; or, by time, each user's latest interactions
+  for test and the next latest for validation.
 - CTR: one random split of all rows by fractions (80/10/10 with seed 2020, as BARS /
   FuxiCTR split their MovieLens data).
 """
@@ -41,15 +42,21 @@ def _take(count: int, fraction: float) -> int:
 
 
 def split_per_user(
-    interactions: Interactions, test_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 2020
+    interactions: Interactions,
+    test_fraction: float = 0.2,
+    valid_fraction: float = 0.1,
+    seed: int = 2020,
+    by_time: bool = False,
 ) -> TopKSplit:
-    """Splits every user's interactions at random, seeded.
+    """Splits every user's interactions at random, seeded (or by time).
 
     Args:
         interactions: All interactions.
         test_fraction: Share of each user's interactions held out for test.
         valid_fraction: Share of each user's *training* interactions held out for validation.
         seed: Seed of the split (independent of the training seed).
+        by_time: Hold out each user's latest interactions for test and the next latest for
+            validation (ties kept in file order); needs ``interactions.timestamps``.
 
     Returns:
         The split. A user with a single interaction keeps it in train.
@@ -57,13 +64,18 @@ def split_per_user(
     for name, value in (("test_fraction", test_fraction), ("valid_fraction", valid_fraction)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must lie in [0, 1), found {value}")
+    if by_time and interactions.timestamps is None:
+        raise ValueError(f"{interactions.source}: a split by time needs timestamps")
     rng = np.random.default_rng(seed)
     order = np.argsort(interactions.users, kind="stable")
     bounds = np.searchsorted(interactions.users[order], np.arange(interactions.num_users + 1))
     train, valid, test = [], [], []
     for user in range(interactions.num_users):
         rows = order[bounds[user] : bounds[user + 1]]
-        rows = rows[rng.permutation(rows.size)]
+        if by_time:  # latest first, so that the held-out parts are the latest
+            rows = rows[np.argsort(-interactions.timestamps[rows], kind="stable")]
+        else:
+            rows = rows[rng.permutation(rows.size)]
         n_test = _take(rows.size, test_fraction)
         test.append(rows[:n_test])
         rest = rows[n_test:]

@@ -84,7 +84,7 @@ class AutoInt(nn.Module):
 
     Args:
         cardinalities: Rows per field (vocabulary size incl. the out-of-vocabulary id 0).
-        config: Architecture.
+        config: Architecture (default: the paper's, :class:`AutoIntConfig`).
         generator: Draws every initial weight (embeddings ``N(0, 0.01^2)``, linear layers
             PyTorch's default); the same seed gives the same model. None: the global generator.
     """
@@ -92,10 +92,11 @@ class AutoInt(nn.Module):
     def __init__(
         self,
         cardinalities: Sequence[int],
-        config: AutoIntConfig = AutoIntConfig(),
+        config: AutoIntConfig | None = None,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
+        config = config if config is not None else AutoIntConfig()
         self.config = config
         fields = len(cardinalities)
         offsets = torch.tensor([0, *list(cardinalities)[:-1]]).cumsum(0)

@@ -59,3 +59,10 @@ def test_settings_are_checked_when_the_config_is_built():
     ):
         with pytest.raises(ConfigError):
             bad()
+
+
+def test_a_min_count_no_value_reaches_is_an_input_error(ctr_table):
+    from sparse_core.infra.errors import InputError
+
+    with pytest.raises(InputError, match="every id would be out of vocabulary"):
+        prepare_ctr(ctr_table, CTRConfig(min_count=10_000))

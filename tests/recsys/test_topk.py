@@ -51,3 +51,14 @@ def test_same_seed_same_result(topk_split):
     a = train_topk(tiny("mf", 0.5), topk_split, seed=3)
     b = train_topk(tiny("mf", 0.5), topk_split, seed=3)
     assert a["recall@20"] == b["recall@20"] and a["ndcg@20"] == b["ndcg@20"]
+
+
+def test_negatives_of_a_user_who_knows_almost_every_item():
+    from sparse_core.infra.errors import InputError
+
+    rng = np.random.default_rng(0)
+    known = np.sort(np.array([0 * 50 + i for i in range(50) if i != 17]))  # user 0 knows all but item 17
+    negatives = sample_negatives(np.zeros(200, dtype=np.int64), known, 50, rng)
+    assert (negatives == 17).all()
+    with pytest.raises(InputError, match="every one of the 49 items"):
+        sample_negatives(np.zeros(3, dtype=np.int64), np.arange(49), 49, rng)

@@ -1,7 +1,10 @@
+import gzip
+
 import numpy as np
 import pytest
 
 from recsys.data.ctr_reader import CTRFormatError, CTRSchema, RowErrors, bin_numeric, fit_vocabularies, iter_chunks
+from sparse_core.infra.errors import InputError
 
 SCHEMA = CTRSchema(label=0, numeric=(1, 2), categorical=(3, 4))
 
@@ -28,8 +31,10 @@ def test_log_binning():
     assert bin_numeric("1") == "1"
     assert bin_numeric("2") == "2"
     assert bin_numeric("100") == str(int(np.floor(np.log(100) ** 2)))  # 21
-    with pytest.raises(ValueError):
-        bin_numeric("abc")
+    assert bin_numeric("-3") == "-3" and bin_numeric("1.5") == "1"
+    for bad in ("abc", "inf", "-inf", "nan", "1e400"):
+        with pytest.raises(ValueError):
+            bin_numeric(bad)
 
 
 def test_chunks_concatenate_to_the_whole_file(tmp_path):
@@ -98,3 +103,62 @@ def test_criteo_schema_layout():
     schema = CTRSchema.criteo()
     assert schema.columns == 40
     assert schema.field_names[0] == "I1" and schema.field_names[-1] == "C26"
+
+
+def test_the_format_error_is_an_input_error():
+    assert issubclass(CTRFormatError, InputError)
+
+
+def test_non_finite_numerics_are_counted_malformed_rows(tmp_path):
+    path = synthetic(
+        tmp_path, rows=10, bad_lines=[(2, "1\tinf\t1\ta\tb"), (5, "0\t3\tnan\ta\tb"), (7, "1\t1e400\t1\ta\tb")]
+    )
+    errors = RowErrors(path, max_errors=10)
+    ((labels, _),) = iter_chunks(path, SCHEMA, hash_buckets=16, errors=errors)
+    assert len(labels) == 10
+    assert [line for line, _ in errors.rows] == [3, 6, 8]
+    assert "numeric column 1 holds 'inf', not a finite number" in errors.rows[0][1]
+    assert "numeric column 2 holds 'nan'" in errors.rows[1][1]
+
+
+def test_gzip_is_read_whatever_the_name(tmp_path):
+    plain = synthetic(tmp_path)
+    packed = tmp_path / "train.csv"  # gzip inside, a misleading name outside
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = fit_vocabularies(plain, SCHEMA, min_count=1)
+    got = fit_vocabularies(packed, SCHEMA, min_count=1)
+    assert [v.tokens_ for v in got] == [v.tokens_ for v in expected]
+    ((_, a),) = iter_chunks(plain, SCHEMA, expected)
+    ((_, b),) = iter_chunks(packed, SCHEMA, got)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "x\ty\n" * 3, "1\tinf\t1\ta\tb\n"])
+def test_no_valid_row_is_an_error_not_an_empty_result(tmp_path, text):
+    path = tmp_path / "empty.txt"
+    path.write_text(text)
+    with pytest.raises(CTRFormatError, match="empty.txt: no valid rows"):
+        fit_vocabularies(path, SCHEMA, min_count=1)
+    with pytest.raises(CTRFormatError, match="empty.txt: no valid rows"):
+        list(iter_chunks(path, SCHEMA, hash_buckets=8))
+
+
+def test_binary_garbage_is_malformed_rows_not_a_crash(tmp_path):
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(CTRFormatError, match="garbage.bin: no valid rows; .* malformed"):
+        list(iter_chunks(path, SCHEMA, hash_buckets=8))
+
+
+def test_schema_from_a_header():
+    schema = CTRSchema.from_header(
+        ["id", "click", "hour", "site", "n1"], label="click", numeric=["n1"], ignore=["id"], delimiter=","
+    )
+    assert (schema.label, schema.numeric, schema.categorical, schema.width) == (1, (4,), (2, 3), 5)
+    assert schema.field_names == ("n1", "hour", "site")
+    with pytest.raises(CTRFormatError, match="no column named 'label'.*header has"):
+        CTRSchema.from_header(["a", "b"], label="label")
+    with pytest.raises(CTRFormatError, match="repeats \\['a'\\]"):
+        CTRSchema.from_header(["a", "a", "label"], label="label")
+    with pytest.raises(CTRFormatError, match="no feature column"):
+        CTRSchema.from_header(["label", "id"], label="label", ignore=["id"])
