@@ -7,7 +7,8 @@ Modules: :mod:`~recsys.data` (MovieLens-100k, splits, vocabularies, a streaming
 Criteo / Avazu / CSV reader for the user's own files, RecBole atomic files), :mod:`~recsys.models` (MF, LightGCN, AutoInt),
 :mod:`~recsys.metrics`, :mod:`~recsys.trainer`, :mod:`~recsys.dsl`,
 :mod:`~recsys.topk` and :mod:`~recsys.ctr` (the two tasks), :mod:`~recsys.config` (their
-settings, torch-free), :mod:`~recsys.distributed`.
+settings, torch-free), :mod:`~recsys.distributed`, :mod:`~recsys.serving` /
+:mod:`~recsys.export` (compact serving files of DSL models).
 
 The public names are imported lazily (PEP 562), so that ``sparseworks recsys --help``
 does not import torch.
@@ -45,6 +46,13 @@ _EXPORTS: dict[str, str] = {
     "AutoInt": "models.autoint",
     "AutoIntConfig": "config",
     "run_demo": "demo",
+    "ServingModel": "serving",
+    "load_serving_model": "serving",
+    "recommend": "serving",
+    "export_model": "export",
+    "run_export": "export",
+    "ExportConfig": "config",
+    "RecommendConfig": "config",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from recsys.config import CTRConfig, TopKConfig
+from recsys.config import CTRConfig, ExportConfig, RecommendConfig, TopKConfig
 from sparse_core.infra.clikit import Run, config_command
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app = typer.Typer(
         "Examples:\n\n"
         "  sparseworks recsys topk --model lightgcn --density 0.2 --json\n\n"
         "  sparseworks recsys ctr --model autoint --json\n\n"
+        "  sparseworks recsys export --model runs/lightgcn02 --out runs/lightgcn02-serving\n\n"
+        "  sparseworks recsys recommend --model runs/lightgcn02-serving --user 196 --k 10\n\n"
         "  sparseworks recsys ctr --data train.txt.gz --format criteo --epochs 1\n\n"
         "  torchrun --nproc_per_node 2 -m sparseworks recsys topk --model mf --density 0.5"
     ),
@@ -87,3 +89,56 @@ def ctr(config: CTRConfig, run: Run) -> tuple[dict, str]:
         f"best epoch {metrics['best_epoch']}; rows {metrics['rows']}{skipped}"
     )
     return metrics, summary
+
+
+@config_command(app, ExportConfig, app_name="recsys")
+def export(config: ExportConfig, run: Run) -> tuple[dict, str]:
+    """Export a topk run (MF or LightGCN, dense or DSL) as a compact serving file, RUN/model.npz.
+
+    The masks are dropped: a DSL model keeps only its scoring columns (layout columns) or
+    its nonzero weights with their column indices (layout csr), with every user's known
+    items and the raw ids. The run's data must still be readable (the split is rebuilt).
+
+    Examples:
+
+      sparseworks recsys export --model runs/lightgcn02 --out runs/lightgcn02-serving
+
+      sparseworks recsys export --model runs/lightgcn02/best.pt --layout csr --out runs/lightgcn02-csr --json
+    """
+    from recsys.export import run_export
+
+    metrics = run_export(config, run.folder)
+    checked = ""
+    if "served" in metrics:
+        k = max(int(name.split("@")[1]) for name in metrics["served"])
+        checked = (
+            f"; served test Recall@{k} {metrics['served'][f'recall@{k}']:.4f} "
+            f"(run: {metrics['run'].get(f'recall@{k}', float('nan')):.4f})"
+        )
+    summary = (
+        f"{metrics['model']} exported as {metrics['layout']} ({metrics['scoring_columns']} of "
+        f"{metrics['embedding_dim']} columns score): {metrics['bytes']} bytes, {metrics['ratio_to_dense']:.2f}x the "
+        f"dense layout, {metrics['ratio_to_checkpoint']:.2f}x best.pt{checked}"
+    )
+    return metrics, summary
+
+
+@config_command(app, RecommendConfig, app_name="recsys", uses_torch=False)
+def recommend(config: RecommendConfig, run: Run) -> tuple[dict, str]:
+    """Recommend the top K items for one user from an exported model (full ranking, known items excluded).
+
+    Examples:
+
+      sparseworks recsys recommend --model runs/lightgcn02-serving --user 196 --k 10
+
+      sparseworks recsys recommend --model mymodel/model.npz --user u42 --item-file mydata/mydata.item --title-column name
+    """
+    from recsys.serving import recommend as recommend_items
+
+    metrics = recommend_items(config)  # native threads already limited to --threads
+    lines = [f"top {config.k} for user {config.user} ({metrics['known_items']} known items excluded):"]
+    lines += [
+        f"{item['rank']:>3}. {item['title']}  [item {item['item_id']}, score {item['score']:.4f}]"
+        for item in metrics["items"]
+    ]
+    return metrics, "\n".join(lines)

@@ -2,7 +2,9 @@
 
 ``sparseworks recsys topk`` is generated from :class:`TopKConfig` and ``sparseworks
 recsys ctr`` from :class:`CTRConfig` (``docs/architecture.md``, "Configs and commands"):
-every field's default, bounds, choices and help (its ``Attributes:`` line) live here. The
+every field's default, bounds, choices and help (its ``Attributes:`` line) live here;
+``recsys export`` / ``recsys recommend`` come from :class:`ExportConfig` /
+:class:`RecommendConfig` (:mod:`recsys.serving`). The
 library modules re-export the classes they use (:mod:`recsys.trainer`, :mod:`recsys.dsl`,
 :mod:`recsys.models.autoint`, :mod:`recsys.topk`, :mod:`recsys.ctr`).
 """
@@ -23,7 +25,10 @@ __all__ = [
     "CTRConfig",
     "CTRFileConfig",
     "DSLConfig",
+    "ExportConfig",
     "InteractionFileConfig",
+    "RecommendConfig",
+    "SERVING_LAYOUTS",
     "TopKConfig",
     "TrainerConfig",
 ]
@@ -33,6 +38,8 @@ CTR_MODELS = ("autoint", "autoint+")
 CTR_FORMATS = ("criteo", "avazu", "csv")
 DELIMITERS = {"comma": ",", "tab": "\t", "semicolon": ";", "pipe": "|"}
 DATASETS = ("ml100k",)
+#: Layouts of ``recsys export`` (recsys.serving): auto picks the smaller of columns and csr.
+SERVING_LAYOUTS = ("auto", "columns", "csr", "dense")
 
 
 @config
@@ -212,6 +219,57 @@ class TopKConfig:
     def joint_table(self) -> bool:
         """Users and items share one embedding table (and one DSL budget)."""
         return not self.separate_tables
+
+
+@config
+class ExportConfig:
+    """Settings of ``recsys export``: a trained top-K model as a compact serving file.
+
+    Attributes:
+        model: A topk run folder (its config.toml and best.pt) or its best.pt; the run's
+            data (the built-in dataset or its --data file) must still be readable, since the
+            split is rebuilt from config.toml.
+        layout: auto (the smaller file of columns and csr), columns (final tables on the
+            embedding columns that carry score, dense: DSL's column start), csr (layer-0 rows
+            as values + column indices; LightGCN propagates at load) or dense (full final
+            tables, the dense reference).
+        check: Reload the written file, score the run's test split and compare Recall@K /
+            NDCG@K with the run's metrics.json (a warning past 1e-6, an error past 1e-3: another split).
+    """
+
+    model: Path = setting(cli="--model")
+    layout: str = setting("auto", choices=SERVING_LAYOUTS)
+    check: bool = setting(True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", Path(self.model).expanduser().absolute())  # replayable from anywhere
+
+
+@config
+class RecommendConfig:
+    """Settings of ``recsys recommend``: the top items of one user from an exported model.
+
+    Attributes:
+        model: The model.npz written by recsys export, or the export folder holding it.
+        user: The user's id as in the training data (MovieLens-100k: user_id 1..943).
+        k: Number of items to recommend (items the user already knows are never recommended).
+        item_file: A RecBole .item file with the titles to show (default: ml-100k.item from
+            the dataset cache for an ml100k model, else the item ids).
+        title_column: Header name of the title column of the item file.
+    """
+
+    model: Path = setting(cli="--model")
+    user: str = setting(cli="--user")
+    k: int = setting(10, ge=1)
+    item_file: Path | None = setting(None)
+    title_column: str = setting("movie_title")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", Path(self.model).expanduser().absolute())
+        if self.item_file is not None:
+            object.__setattr__(self, "item_file", Path(self.item_file).expanduser().absolute())
+        if not str(self.user).strip():
+            raise ConfigError("RecommendConfig.user: give a user id, got an empty one", field="user")
 
 
 @config
