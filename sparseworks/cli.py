@@ -300,6 +300,8 @@ def demo(
     if unknown:
         raise typer.BadParameter(f"unknown stage(s) {unknown}; stages: {', '.join(DEMO_STAGES)}", param_hint="--only")
     stages = [s for s in DEMO_STAGES if (not only or s in only) and _available(DEMO_STAGES[s])]
+    from sparse_core.infra.runtime import native_threads
+
     state: dict = {}
     with error_boundary(state):
         existed = out is not None and Path(out).exists()
@@ -316,7 +318,8 @@ def demo(
             typer.echo(f"demo stage {stage} ...", err=True)
             start = time.perf_counter()
             module = importlib.import_module(DEMO_STAGES[stage])
-            result = module.run_demo(run.folder / stage, seed=seed, progress=not json_output)
+            with native_threads(run.threads):
+                result = module.run_demo(run.folder / stage, seed=seed, progress=not json_output)
             seconds = time.perf_counter() - start
             metrics["stages"][stage] = {**result, "seconds": round(seconds, 1)}
             lines.append(f"stage {stage}: {result.get('summary', 'done')} ({seconds:.1f} s)")

@@ -61,6 +61,7 @@ from sparse_core.infra.runtime import (
     config_to_dict,
     is_main_process,
     make_run_dir,
+    native_threads,
     run_metadata,
     seed_everything,
     set_threads,
@@ -584,7 +585,8 @@ def config_command(
                     if uses_torch:
                         set_threads(thread_count)
                     run = Run(None, run_table["seed"], thread_count or 0, torch_device, json_output)
-                    body(config, run)
+                    with native_threads(run.threads):
+                        body(config, run)
                     return
                 existed = out is not None and Path(out).exists()
                 if existed and Path(out).is_dir():
@@ -602,7 +604,8 @@ def config_command(
                 )
                 state.update(folder=run.folder, created=not existed)
                 run.device, run.json = torch_device, json_output
-                result = body(config, run)
+                with native_threads(run.threads):
+                    result = body(config, run)
                 metrics, summary = result if isinstance(result, tuple) else (result, None)
                 finish_run(run, metrics, json_output, summary=summary)
 

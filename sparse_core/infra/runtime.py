@@ -7,6 +7,7 @@ Configuration flows one way (docs/style.md, rule 4): TOML -> frozen dataclass ->
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -104,6 +105,19 @@ def set_threads(threads: int | None = None) -> int:
         raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def native_threads(threads: int | None):
+    """A context limiting the native thread pools (OpenBLAS / MKL behind numpy and scipy, OpenMP).
+
+    torch's own count is set by `set_threads`; numpy-only work (the QG3 model, the memory)
+    would otherwise start one BLAS thread per core, which on a busy machine makes it many
+    times slower rather than faster. ``None`` or 0 leaves the pools as they are. Only CLIs
+    and benchmarks use it (docs/style.md, rule 8).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads) if threads and threads > 0 else contextlib.nullcontext()
 
 
 def is_main_process() -> bool:

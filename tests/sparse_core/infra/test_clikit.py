@@ -212,3 +212,14 @@ def test_a_refused_run_in_an_existing_folder_keeps_its_config(tmp_path):
     result = CliRunner().invoke(app, ["job", "--size", "3", "--out", str(folder)])
     assert result.exit_code == 2 and "1800 now" in result.output
     assert (folder / "config.toml").read_text() == "size = 9\n"
+
+
+def test_the_body_runs_with_native_thread_pools_limited_to_the_run_threads(tmp_path):
+    import numpy  # noqa: F401 - loads the BLAS whose pool is limited
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    app, _ = _app(tmp_path, body=lambda config, run: seen.append([p["num_threads"] for p in threadpool_info()]))
+    result = CliRunner().invoke(app, ["job", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert seen and seen[0] and all(count == 1 for count in seen[0])
