@@ -6,7 +6,7 @@ meet) and the new one (``valid_time``, ``pressure_level``, ``number``, ``expver`
 coordinate along time; downloads may be a ZIP holding NetCDF files). Geopotential ``z``
 is in m² s⁻², divided by g = 9.80665 m s⁻² for metres; latitudes run 90 → −90. Other
 reanalyses are read by a variable / coordinate mapping. Coordinates are found with
-``cf_xarray`` (CF attributes, then usual names) and units converted with ``pint-xarray``
+``cf_xarray`` (CF attributes, then usual names) and units converted with ``pint``
 and cf_xarray's CF unit registry (docs/style.md, rule 12).
 
 Everything is normalised to ``z (member, time, level, lat, lon)`` in metres with times
@@ -53,6 +53,22 @@ CF_ROLES = {"time": ("time", "T"), "level": ("vertical", "Z"), "lat": ("latitude
 _LEVEL_IN_NAME = re.compile(r"(\d{2,4})$")
 
 
+# What the NetCDF backends raise on damaged bytes besides OSError / ValueError: the scipy
+# backend a TypeError or a KeyError from its file cache, netCDF4 a RuntimeError from the C
+# library, the CF decoders an IndexError or OverflowError on garbage coordinate values.
+_DECODE_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, IndexError, OverflowError)
+
+
+def _expver_codes(values, where) -> list[int]:
+    """ERA5's experiment versions (1 final, 5 preliminary, stored as numbers or as '0001')."""
+    try:
+        return [int(str(v).strip()) for v in np.atleast_1d(values)]
+    except ValueError:
+        raise InputError(
+            f"{where}: expver values {list(np.atleast_1d(values))[:5]} are not ERA5 experiment versions"
+        ) from None
+
+
 def open_netcdf_or_zip(path: Path):
     """The dataset in a NetCDF file, or the merged NetCDF files inside a ZIP (new CDS downloads).
 
@@ -76,7 +92,7 @@ def open_netcdf_or_zip(path: Path):
             raise InputError(f"{path}: the NetCDF files in the ZIP do not fit together ({error})") from None
     try:
         return xr.open_dataset(path).load()
-    except (OSError, ValueError) as error:
+    except _DECODE_ERRORS as error:
         raise InputError(f"{path}: not a readable NetCDF file ({error})") from None
 
 
@@ -87,7 +103,7 @@ def _open_bytes(content: bytes, where: str):
     try:
         handle = netCDF4.Dataset("inmemory.nc", memory=content)
         return xr.open_dataset(xr.backends.NetCDF4DataStore(handle)).load()
-    except (OSError, ValueError) as error:
+    except _DECODE_ERRORS as error:
         raise InputError(f"{where}: not a readable NetCDF file ({error})") from None
 
 
@@ -132,7 +148,6 @@ def _coordinate(variable, role: str, mapping: dict[str, str]) -> str | None:
 
 def _to_metres(variable, path: Path, units_override: str | None):
     """Geopotential (m² s⁻²) divided by g, or geopotential height converted to metres (pint)."""
-    import pint_xarray  # noqa: F401 - registers the .pint accessor
     from cf_xarray.units import units as registry
 
     units = units_override or variable.attrs.get("units")
@@ -152,13 +167,13 @@ def _to_metres(variable, path: Path, units_override: str | None):
     except Exception:  # pint raises several unrelated types for unparsable strings
         raise InputError(f"{path}: variable {variable.name!r} has units {units!r}, which are not CF units") from None
     length, geopotential = registry.Quantity(1.0, "m").dimensionality, registry.Quantity(1.0, "m2 s-2").dimensionality
-    plain = variable.copy()
-    plain.attrs.pop("units", None)
+    # Both are multiplicative units: pint gives the factor; the coordinates' own units attributes
+    # (read elsewhere) play no part here.
     if quantity.dimensionality == geopotential:
-        metres = plain.pint.quantify(str(units), unit_registry=registry).pint.to("m2 s-2").pint.dequantify() / GRAVITY
+        metres = variable * (float(quantity.to("m2 s-2").magnitude) / GRAVITY)
         converted_from = f"geopotential ({units}) divided by g = {GRAVITY} m s-2"
     elif quantity.dimensionality == length:
-        metres = plain.pint.quantify(str(units), unit_registry=registry).pint.to("m").pint.dequantify()
+        metres = variable * float(quantity.to("m").magnitude)
         converted_from = f"geopotential height ({units})"
     else:
         raise InputError(
@@ -180,7 +195,7 @@ def _combine_expver(variable, path: Path):
     """Final ERA5 data where they exist, else preliminary ERA5T (never summed); drops ``expver``."""
     if "expver" not in variable.dims:
         return variable
-    codes = [int(str(v)) for v in variable["expver"].to_numpy()]
+    codes = _expver_codes(variable["expver"].to_numpy(), path)
     order = sorted(range(len(codes)), key=lambda k: (codes[k] != FINAL_EXPVER, codes[k]))
     combined = variable.isel(expver=order[0], drop=True)
     for k in order[1:]:
@@ -265,7 +280,7 @@ def _unique_times(variable, where: str):
     if time.size < 2 or np.all(time[1:] != time[:-1]):
         return variable.drop_vars("expver", errors="ignore")
     if "expver" in variable.coords:
-        codes = np.array([int(str(v)) for v in variable["expver"].to_numpy()])
+        codes = np.array(_expver_codes(variable["expver"].to_numpy(), where))
         rank = np.where(codes == FINAL_EXPVER, 0, 1)
         order = np.lexsort((rank, time.astype("datetime64[ns]").astype(np.int64)))
         variable = variable.isel(time=order)
