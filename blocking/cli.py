@@ -85,3 +85,7 @@ def forcing(config: ForcingConfig, run: Run) -> tuple[dict, str]:
 from blocking.cli_science import register as _register_science  # noqa: E402
 
 _register_science(app)
+
+from blocking.cli_realism import register as _register_realism  # noqa: E402
+
+_register_realism(app)

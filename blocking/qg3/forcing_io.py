@@ -49,8 +49,13 @@ def write_forcing(path: Path, forcing: np.ndarray, grid, source: str) -> Path:
     return Path(path)
 
 
-def roads_forcing_file(climatology: Path, out: Path, skip_days: int = 0, compare: Path | None = None) -> dict:
-    """Compute Roads' forcing from ``climatology`` (ψ samples), write it to ``out``, compare it.
+def roads_forcing_file(
+    climatology: Path, out: Path, skip_days: int = 0, compare: Path | None = None, preset: str = "default"
+) -> dict:
+    """Compute Roads' forcing from ``climatology`` (ψ samples) for the model of ``preset``, write it to ``out``.
+
+    The forcing depends on the model's operators (dissipation, orography scale), so each
+    physics preset (:data:`blocking.qg3.config.PRESETS`) needs its own.
 
     Both input files are checked (coordinates, units, levels) before the model is built;
     ``out`` is written atomically (a reader never sees a part of it).
@@ -64,7 +69,7 @@ def roads_forcing_file(climatology: Path, out: Path, skip_days: int = 0, compare
         InputError: a climatology or comparison file that is missing or malformed (named),
             or a climatology whose forcing is not finite.
     """
-    simulation = SimulationConfig()
+    simulation = SimulationConfig(preset=preset)
     grid = gaussian_grid(simulation.model_config().nlat)
     with open_climatology(Path(climatology), grid, skip_days=skip_days) as samples:
         target = read_forcing_file(compare, grid) if compare else None
@@ -77,7 +82,7 @@ def roads_forcing_file(climatology: Path, out: Path, skip_days: int = 0, compare
             f"{climatology}: the forcing of these psi samples has {bad} non-finite values "
             "(psi far outside the model's range?)"
         )
-    write_forcing(out, forcing, grid, source=f"Roads forcing from {climatology}")
+    write_forcing(out, forcing, grid, source=f"Roads forcing from {climatology} for the {preset} preset")
     if target is None:
         target = model.forcing.astype(np.float64)
     projected = model.transform.to_grid(model.transform.to_spectral(target))
@@ -98,6 +103,10 @@ def run_forcing(config: ForcingConfig, folder: Path) -> dict:
     """
     remove_partial_files(Path(folder))
     metrics = roads_forcing_file(
-        config.climatology, Path(folder) / FORCING_NAME, skip_days=config.skip_days, compare=config.compare
+        config.climatology,
+        Path(folder) / FORCING_NAME,
+        skip_days=config.skip_days,
+        compare=config.compare,
+        preset=config.preset,
     )
     return {**metrics, "forcing": FORCING_NAME}
