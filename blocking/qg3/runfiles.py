@@ -1,12 +1,14 @@
-"""The files of a QG3 run folder: checkpoints with the settings that made them, snapshot files, leftovers.
+"""The files of a QG3 run folder: checkpoints with the settings that made them, the output in progress, leftovers.
 
 A run folder holds (``docs/architecture.md``, "Runs"):
 
 - ``checkpoint.npz`` — the state of every member in the natural layout, the step reached,
   how many snapshots are on disk, and the run's settings (JSON), written together
   atomically. A Dask run keeps one ``checkpoint_part{k}.npz`` per part while it runs.
-- ``snapshots/`` — the snapshots of each checkpoint interval, one complete NetCDF file
-  per interval and part, until they are merged into ``output.nc`` (atomically) at the end.
+- ``output.incomplete.nc`` — the output while the run is going: every snapshot of every
+  member has its place in it from the start (:mod:`blocking.qg3.output`), each part
+  writes its own members' snapshots into it, and the checkpoints say how many are
+  written. When the run ends it is renamed ``output.nc``: nothing is copied or merged.
 - leftovers of a killed run: the temporary ``.NAME.*.part*`` files of atomic writes,
   removed when a command starts again on the folder (:func:`remove_partial_files`).
 
@@ -34,10 +36,12 @@ from sparse_core.infra.files import atomic_write, sha256_file
 __all__ = [
     "CHECKPOINT_NAME",
     "Checkpoint",
+    "OUTPUT_NAME",
     "Part",
-    "SNAPSHOTS_FOLDER",
+    "WORKING_NAME",
     "check_resume",
     "load_checkpoint",
+    "part_progress",
     "remove_partial_files",
     "remove_run_files",
     "run_settings",
@@ -47,7 +51,11 @@ __all__ = [
 ]
 
 CHECKPOINT_NAME = "checkpoint.npz"
-SNAPSHOTS_FOLDER = "snapshots"
+OUTPUT_NAME = "output.nc"
+WORKING_NAME = "output.incomplete.nc"
+"""The output while its run goes on; renamed :data:`OUTPUT_NAME` when the run ends."""
+LEGACY_SNAPSHOTS = "snapshots"
+"""Where an earlier version kept per-interval snapshot files (removed with the run's files)."""
 FORMAT = 2
 """Checkpoint layout version (1: the state alone, without settings)."""
 FIGURES = ("energy_enstrophy.png", "z500_mean_std.png")
@@ -72,15 +80,6 @@ class Part:
     @property
     def checkpoint_name(self) -> str:
         return CHECKPOINT_NAME if self.count == 1 else f"checkpoint_part{self.index}.npz"
-
-    def snapshot_name(self, first: int) -> str:
-        """The snapshot file of this part whose first snapshot is number ``first``."""
-        return f"part{self.index}of{self.count}-{first:07d}.nc"
-
-    @property
-    def snapshot_pattern(self) -> str:
-        """A glob matching every snapshot file of this part."""
-        return f"part{self.index}of{self.count}-*.nc"
 
 
 def split_members(members: int, workers: int) -> list[Part]:
@@ -114,8 +113,10 @@ def _option(name: str) -> str:
 def settings_differences(saved: dict, wanted: dict) -> list[tuple[str, str]]:
     """``(field, description)`` of each setting that differs (a longer ``years`` is allowed).
 
-    The forcing file is compared by its contents (``forcing_sha256``), not by its path.
+    The forcing file is compared by its contents (``forcing_sha256``), not by its path. A
+    checkpoint written before presets existed was made with the default physics.
     """
+    saved = {"preset": "default", **saved} if "preset" in wanted else saved
     differences = []
     for name in sorted(set(saved) | set(wanted)):
         if name == "forcing_file":
@@ -143,8 +144,10 @@ class Checkpoint:
     Attributes:
         state: q of each member, natural layout ``(members, 3, T + 1, T + 1)`` complex.
         step: time steps done (spin-up included).
-        written: snapshots ``0 … written − 1`` are on disk (in output.nc or snapshot files).
-        merged: snapshots ``0 … merged − 1`` are in output.nc, the rest in snapshot files.
+        written: snapshots ``0 … written − 1`` of these members are on disk (in
+            ``output.incomplete.nc`` while the run goes on, in ``output.nc`` once it ended).
+        merged: snapshots ``0 … merged − 1`` are in ``output.nc`` (a finished run's; a run
+            extended by a longer ``--years`` starts from them).
         members: the member numbers of ``state``.
         part, parts: which part of how many (0 of 1 for a run in one process).
         settings: :func:`run_settings` of the run that wrote it.
@@ -223,6 +226,26 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
     return checkpoint
 
 
+def part_progress(folder: Path, part: Part, settings: dict) -> Checkpoint | None:
+    """Where ``part`` resumes: its own checkpoint, else its members' rows of the whole one (None: step 0).
+
+    Raises:
+        InputError: an unreadable checkpoint, or a whole checkpoint without the part's members.
+    """
+    folder = Path(folder)
+    own = load_checkpoint(folder / part.checkpoint_name)
+    whole = load_checkpoint(folder / CHECKPOINT_NAME) if part.count > 1 else None
+    if whole is None or (own is not None and own.step > whole.step):
+        return own
+    missing = [m for m in part.members if m not in whole.members]
+    if missing:
+        raise InputError(f"{folder / CHECKPOINT_NAME}: holds no member {missing[0]}; {_RESTART_HINT}")
+    rows = [whole.members.index(m) for m in part.members]
+    return Checkpoint(
+        whole.state[rows], whole.step, whole.written, whole.merged, part.members, part.index, part.count, settings
+    )
+
+
 def check_resume(folder: Path, settings: dict, parts: list[Part]) -> None:
     """Refuse to resume a folder's run under other settings or another split over workers.
 
@@ -271,7 +294,7 @@ def remove_partial_files(folder: Path) -> list[Path]:
     """
     folder = Path(folder)
     removed = []
-    for where in (folder, folder / SNAPSHOTS_FOLDER):
+    for where in (folder, folder / LEGACY_SNAPSHOTS):
         if not where.is_dir():
             continue
         for path in where.iterdir():
@@ -282,14 +305,15 @@ def remove_partial_files(folder: Path) -> list[Path]:
 
 
 def remove_run_files(folder: Path) -> None:
-    """Remove what a simulation keeps in ``folder`` (``--restart``): checkpoints, snapshots, output, figures."""
+    """Remove what a simulation keeps in ``folder`` (``--restart``): checkpoints, output (finished or not), figures."""
     folder = Path(folder)
     for path in (
         folder / CHECKPOINT_NAME,
         *folder.glob("checkpoint_part*.npz"),
-        folder / "output.nc",
+        folder / OUTPUT_NAME,
+        folder / WORKING_NAME,
         *folder.glob("output_part*.nc"),
         *(folder / name for name in FIGURES),
     ):
         path.unlink(missing_ok=True)
-    shutil.rmtree(folder / SNAPSHOTS_FOLDER, ignore_errors=True)
+    shutil.rmtree(folder / LEGACY_SNAPSHOTS, ignore_errors=True)

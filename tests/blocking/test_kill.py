@@ -105,7 +105,7 @@ def test_simulate_killed_after_a_checkpoint_resumes_to_the_uninterrupted_output(
     finally:
         if process.poll() is None:
             process.kill()
-    assert not (folder / "output.nc").exists()  # merged only at the end
+    assert not (folder / "output.nc").exists()  # renamed from output.incomplete.nc only at the end
     _assert_complete_or_temporary(folder)
     assert json.loads((folder / "run.json").read_text())["status"] == "running"
     whole = tmp_path / "whole"  # the uninterrupted run, in this process (the same code and seed)
@@ -115,7 +115,7 @@ def test_simulate_killed_after_a_checkpoint_resumes_to_the_uninterrupted_output(
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert _assert_complete_or_temporary(folder) == []
-    assert not (folder / "snapshots").exists()
+    assert not (folder / "output.incomplete.nc").exists()
     assert json.loads((folder / "run.json").read_text())["status"] == "complete"
     with xr.open_dataset(whole / "output.nc") as a, xr.open_dataset(folder / "output.nc") as b:
         assert a.sizes["time"] == b.sizes["time"] == 11
@@ -123,14 +123,58 @@ def test_simulate_killed_after_a_checkpoint_resumes_to_the_uninterrupted_output(
             np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy())
 
 
+def test_simulate_on_two_workers_killed_resumes_to_the_output_of_one_process(tmp_path):
+    """kill -9 of the command takes its Dask workers down too; a rerun finishes the shared output file."""
+    import psutil
+    import xarray as xr
+
+    from blocking.qg3.run import SimulationConfig, simulate
+
+    folder = tmp_path / "killed"
+    process = subprocess.Popen(
+        _command("simulate", *SIMULATE, "--workers", "2", "--out", str(folder)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(folder / "checkpoint_part1.npz", process)
+        workers = psutil.Process(process.pid).children(recursive=True)
+        time.sleep(0.3)
+        _kill(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert not alive, f"Dask processes outlived the killed command: {alive}"
+    assert not (folder / "output.nc").exists() and (folder / "output.incomplete.nc").exists()
+    _assert_complete_or_temporary(folder)
+    whole = tmp_path / "whole"
+    simulate(SimulationConfig(years=0.03, members=2, dt_seconds=3600.0, scheme="rk3", checkpoint_every_days=1.0), whole)
+    rerun = subprocess.run(
+        _command("simulate", *SIMULATE, "--workers", "2", "--out", str(folder), "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _assert_complete_or_temporary(folder) == []
+    assert not list(folder.glob("checkpoint_part*")) and not (folder / "output.incomplete.nc").exists()
+    with xr.open_dataset(whole / "output.nc") as a, xr.open_dataset(folder / "output.nc") as b:
+        assert a.sizes["time"] == b.sizes["time"] == 11
+        for name in ("psi", "q", "z500", "energy", "enstrophy", "time"):
+            np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy())
+
+
 SLOW_WRITE = """
-import pathlib, sys, time
+import os, pathlib, sys, time
 import xarray
 marker = pathlib.Path(sys.argv[1])
 write = xarray.Dataset.to_netcdf
 def slow_write(self, path=None, *args, **kwargs):
     result = write(self, path, *args, **kwargs)
-    marker.write_text(str(path))  # written, not yet renamed: kill now
+    marker.with_suffix(".tmp").write_text(str(path))
+    os.replace(marker.with_suffix(".tmp"), marker)  # the marker appears whole: written, not yet renamed: kill now
     time.sleep(600)
     return result
 xarray.Dataset.to_netcdf = slow_write

@@ -201,3 +201,11 @@ def test_a_blow_up_is_an_error_naming_the_model_day(tmp_path):
         simulate(config, tmp_path)
     assert isinstance(error.value, ConfigError)
     assert not list(tmp_path.rglob("*.part*")) and not (tmp_path / "output.nc").exists()
+
+
+def test_a_checkpoint_from_before_presets_counts_as_the_default_physics():
+    from blocking.qg3.runfiles import settings_differences
+
+    assert settings_differences({"years": 1.0}, {"years": 1.0, "preset": "default"}) == []
+    (difference,) = settings_differences({"years": 1.0}, {"years": 1.0, "preset": "lucarini2020"})
+    assert difference[0] == "preset" and "lucarini2020" in difference[1]
