@@ -147,7 +147,10 @@ def train_topk(
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(model, forward_sync_buffers=False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    # fused: one kernel per step; the default single-tensor Adam takes sqrt of the exactly-zero
+    # second moments of every masked weight, which torch's CPU sqrt does ~6x slower than of
+    # positive values (~10% of an MF + DSL step on ml100k)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=device.type in ("cpu", "cuda"))
     steps_per_epoch = -(-len(train) // config.batch_size)
     updater = None
     if config.dsl.sparse:

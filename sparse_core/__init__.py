@@ -60,6 +60,11 @@ _EXPORTS: dict[str, str] = {
     # soups
     "average_state_dicts": "soups",
     "soup": "soups",
+    "sparse_model_soups": "soups",
+    "CycleResult": "soups",
+    "prune_survivors": "lottery",
+    "largest_indices": "pruning",
+    "smallest_indices": "pruning",
     # export
     "compact_masked_mlp": "export",
     "compact_mlp": "export",

@@ -20,6 +20,11 @@ weight of a tensor whose mask the update leaves unchanged, keeps its value and m
 (RigL's reference code, ``reinit_when_same=False``). ``k`` is
 ``ceil(fraction * active)`` as in the DSL reference code, so small fractions still move
 at least one weight.
+
+Cost of an update: a partial selection (``torch.topk``) among the active weights for the
+drop and among the inactive ones for the regrowth, never a sort of the table; the masks,
+the weights, the optimizer moments and the ever-active masks are then edited in place at
+the ``2 k`` positions that move only.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from sparse_core.masks import Mask, MaskParametrization, masked_parameters, set_mask
-from sparse_core.pruning import keep_largest
+from sparse_core.masks import Mask, MaskParametrization, masked_parameters
+from sparse_core.pruning import largest_indices, smallest_indices
 from sparse_core.schedules import cosine_decay, is_update_step, linear_decay
 
 __all__ = ["DynamicSparseConfig", "DynamicSparseUpdater", "drop_and_regrow", "replacement_count"]
@@ -116,7 +121,10 @@ def drop_and_regrow(
 
     Drops the ``k = ceil(fraction * active)`` active entries of smallest magnitude and
     regrows the ``k`` entries with the largest grow score among those inactive after the
-    drop (a just-dropped entry may be regrown). Ties go to the lower flat index.
+    drop (a just-dropped entry may be regrown). Ties go to the lower flat index: the kept
+    entries are the first ``active - k`` of a stable descending sort of the active
+    magnitudes, the regrown ones the first ``k`` of the candidates' scores, found by
+    partial selection (`sparse_core.pruning.largest_indices`).
 
     Args:
         magnitudes: Name -> ``|w|`` (only active entries are compared).
@@ -129,6 +137,9 @@ def drop_and_regrow(
         ``(new_mask, regrown)``: the new mask, with the same number of non-zeros per tensor
         (or in total), and the entries chosen for regrowth (including any just dropped and
         regrown; the newly active entries are ``new_mask & ~mask``).
+
+    Raises:
+        ValueError: If a magnitude of an active entry or a grow score is NaN.
 
     Shapes:
         - every tensor: the shape of its parameter.
@@ -144,11 +155,69 @@ def drop_and_regrow(
             n: part.reshape(mask[n].shape) for n, part in zip(names, torch.split(flat[_ALL], sizes))
         }
         return Mask(split(flat_new)), Mask(split(flat_grown))
-    active = {name: int(mask[name].sum()) for name in mask}
-    moved = {name: replacement_count(fraction, count) for name, count in active.items()}
-    kept = keep_largest(magnitudes, {name: active[name] - moved[name] for name in mask}, eligible=mask)
-    grown = keep_largest(grow_scores, moved, eligible=~kept)
-    return kept | grown, grown
+    new_mask, regrown = {}, {}
+    for name, keep in mask.items():
+        flat_keep = keep.reshape(-1)
+        moved = replacement_count(fraction, int(flat_keep.sum()))
+        dropped, grown = _drop_and_regrow_flat(
+            magnitudes[name].reshape(-1).to(keep.device),
+            grow_scores[name].reshape(-1).to(keep.device),
+            flat_keep,
+            moved,
+            name,
+        )
+        new_flat = flat_keep.clone()
+        new_flat[dropped] = False
+        new_flat[grown] = True
+        grown_flat = torch.zeros_like(flat_keep)
+        grown_flat[grown] = True
+        new_mask[name], regrown[name] = new_flat.reshape(keep.shape), grown_flat.reshape(keep.shape)
+    return Mask(new_mask), Mask(regrown)
+
+
+def _drop_and_regrow_flat(
+    magnitudes: Tensor, grow_scores: Tensor, mask: Tensor, moved: int, name: str, absolute: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Flat positions ``(dropped, grown)`` of one prune-and-regrow of ``moved`` weights; ``mask`` is not changed.
+
+    With ``absolute``, ``magnitudes`` holds the signed weights and only the active ones are
+    made absolute (no copy of the whole table).
+
+    Shapes:
+        - magnitudes, grow_scores, mask: ``(n,)``; dropped, grown: ``(moved,)`` int64.
+    """
+    active = mask.nonzero().squeeze(1)
+    active_magnitudes = magnitudes[active].abs() if absolute else magnitudes[active]
+    if torch.isnan(active_magnitudes).any():
+        raise ValueError(f"magnitudes of {name!r} contain NaN; prune-and-regrow needs finite weights")
+    dropped = active[smallest_indices(active_magnitudes, moved)]
+    if not grow_scores.is_floating_point():
+        grow_scores = grow_scores.to(torch.float64)
+    if torch.isnan(grow_scores).any():
+        raise ValueError(f"grow scores of {name!r} contain NaN")
+    eligible = ~mask
+    eligible[dropped] = True
+    # The non-candidates score -inf, so one selection over the whole table picks among the candidates only,
+    # unless a candidate itself scores -inf: then select among the gathered candidates.
+    candidate_scores = torch.where(eligible, grow_scores, -math.inf)
+    grown = largest_indices(candidate_scores, moved)
+    if moved and candidate_scores[grown].min() == -math.inf:
+        candidates = eligible.nonzero().squeeze(1)
+        grown = candidates[largest_indices(grow_scores[candidates], moved)]
+    return dropped, grown
+
+
+def _put_(tensor: Tensor, positions: Tensor, value: float | bool) -> None:
+    """``tensor.reshape(-1)[positions] = value`` in place, also for a non-contiguous tensor."""
+    if tensor.is_contiguous():
+        tensor.view(-1).index_fill_(0, positions.to(tensor.device), value)
+    else:
+        tensor[torch.unravel_index(positions.to(tensor.device), tensor.shape)] = value
+
+
+def _take(tensor: Tensor, positions: Tensor) -> Tensor:
+    """``tensor.reshape(-1)[positions]`` without copying a contiguous tensor."""
+    return tensor.reshape(-1)[positions.to(tensor.device)]
 
 
 class DynamicSparseUpdater:
@@ -214,6 +283,7 @@ class DynamicSparseUpdater:
         self.updates_done = 0
         self._dense_gradients: dict[str, Tensor] = {}
         self._capture = True  # whether the backward passes before the next step() are recorded
+        self._clean = False  # whether every inactive weight and moment is known to be zero (see step())
         self._hook_handles: list = []
         self._register_gradient_hooks()
 
@@ -269,6 +339,15 @@ class DynamicSparseUpdater:
     def step(self, step: int) -> bool:
         """Updates the masks if ``step`` is an update step.
 
+        Only the positions that move are written: the masks, ``original`` (dropped and newly
+        regrown weights set to zero), the optimizer's per-weight state there (with
+        ``config.mask_optimizer_moments``) and the ever-active masks. Every other inactive
+        weight and moment is already zero (its gradient is zero and so, once masked, are its
+        moments), which the first update of an updater (new or restored by
+        `load_state_dict`) makes sure of with one pass over the tables; with
+        ``mask_optimizer_moments=False`` moments keep moving masked weights, so every update
+        zeroes all inactive weights.
+
         Args:
             step: The training step just completed (as counted by the schedule).
 
@@ -288,43 +367,92 @@ class DynamicSparseUpdater:
             return False
         grow_scores = self._grow_scores(dense_gradients)
         fraction = config.update_fraction(step)
-        old_mask = Mask({name: mask.clone() for name, (_, mask) in self._masked.items()})
-        magnitudes = {name: original.detach().abs() for name, (original, _) in self._masked.items()}
-        new_mask, _ = drop_and_regrow(magnitudes, grow_scores, old_mask, fraction, config.budget)
-        self._check_budget(old_mask, new_mask, step)
-        # Zeroes the weights (and moments) not active both before and after: newly regrown
-        # ones restart at zero, survivors (also a weight dropped and regrown) keep theirs.
-        set_mask(self.model, new_mask, self.optimizer if config.mask_optimizer_moments else None)
-        for name in self.ever_active:
-            self.ever_active[name] |= new_mask[name]
+        moves = self._choose_moves(grow_scores, fraction)
+        self._check_budget(moves, step)
+        moved = self._move(moves)
         self.updates_done += 1
-        self._log(step, fraction, old_mask, new_mask)
+        self._log(step, fraction, moved)
         return True
 
-    def _check_budget(self, old_mask: Mask, new_mask: Mask, step: int) -> None:
-        if self.config.budget == "global":
-            if new_mask.nonzeros() != old_mask.nonzeros():
-                raise RuntimeError(
-                    f"step {step}: total non-zeros changed from {old_mask.nonzeros()} to {new_mask.nonzeros()}"
+    def _choose_moves(self, grow_scores: Mapping[str, Tensor], fraction: float) -> dict[str, tuple[Tensor, Tensor]]:
+        """Name -> flat positions ``(dropped, grown)`` of this update (see `drop_and_regrow`)."""
+        masked = self._masked
+        if self.config.budget == "per_tensor":
+            moves = {}
+            for name, (original, mask) in masked.items():
+                flat_mask = mask.reshape(-1)
+                moved = replacement_count(fraction, int(flat_mask.sum()))
+                weights = original.detach().reshape(-1)
+                moves[name] = _drop_and_regrow_flat(
+                    weights, grow_scores[name].reshape(-1).to(mask.device), flat_mask, moved, name, absolute=True
                 )
-            return
-        for name in old_mask:
-            before, after = int(old_mask[name].sum()), int(new_mask[name].sum())
-            if before != after:
-                raise RuntimeError(f"step {step}: non-zeros of {name!r} changed from {before} to {after}")
+            return moves
+        names = list(masked)
+        device = masked[names[0]][1].device
+        flat_mask = torch.cat([masked[n][1].reshape(-1).to(device) for n in names])
+        magnitudes = torch.cat([masked[n][0].detach().reshape(-1).abs().to(device) for n in names])
+        scores = torch.cat([grow_scores[n].reshape(-1).to(device) for n in names])
+        moved = replacement_count(fraction, int(flat_mask.sum()))
+        dropped, grown = _drop_and_regrow_flat(magnitudes, scores, flat_mask, moved, "all masked tensors")
+        moves, start = {}, 0
+        for name in names:
+            end = start + masked[name][1].numel()
+            moves[name] = tuple(p[(p >= start) & (p < end)] - start for p in (dropped, grown))
+            start = end
+        return moves
 
-    def _log(self, step: int, fraction: float, old_mask: Mask, new_mask: Mask) -> None:
-        moved = sum(int((old_mask[n] & ~new_mask[n]).sum()) for n in old_mask)
-        logger.info(
-            "step %d: replaced %d of %d active weights (fraction %.4f), exploration rate %.4f",
-            step,
-            moved,
-            new_mask.nonzeros(),
-            fraction,
-            self.exploration_rate(),
-        )
-        for name, density in new_mask.layer_densities().items():
-            logger.debug("step %d: %s density %.4f", step, name, density)
+    @torch.no_grad()
+    def _move(self, moves: Mapping[str, tuple[Tensor, Tensor]]) -> int:
+        """Applies the moves in place; returns the number of weights that left the masks."""
+        reset_state = self.config.mask_optimizer_moments
+        sweep = not self._clean or not reset_state  # a pass over whole tables, see step()
+        moved = 0
+        for name, (dropped, grown) in moves.items():
+            original, mask = self._masked[name]
+            newly_grown = grown[~_take(mask, grown)]  # a weight dropped and regrown in place keeps its value
+            _put_(mask, dropped, False)
+            _put_(mask, grown, True)
+            gone = dropped[~_take(mask, dropped)]
+            reset = torch.cat([gone, newly_grown])
+            _put_(original, reset, 0.0)
+            if sweep:
+                original.masked_fill_(~mask, 0)
+            if reset_state:
+                for key, value in self.optimizer.state.get(original, {}).items():
+                    if key != "step" and isinstance(value, Tensor) and value.shape == original.shape:
+                        _put_(value, reset, 0.0)
+                        if sweep:
+                            value.masked_fill_(~mask.to(value.device), 0)
+            _put_(self.ever_active[name], newly_grown, True)
+            moved += gone.numel()
+        self._clean = True
+        return moved
+
+    def _check_budget(self, moves: Mapping[str, tuple[Tensor, Tensor]], step: int) -> None:
+        if self.config.budget == "global":
+            dropped = sum(d.numel() for d, _ in moves.values())
+            grown = sum(g.numel() for _, g in moves.values())
+            if dropped != grown:
+                raise RuntimeError(f"step {step}: {dropped} weights dropped but {grown} regrown in total")
+            return
+        for name, (dropped, grown) in moves.items():
+            if dropped.numel() != grown.numel():
+                raise RuntimeError(f"step {step}: {name!r} drops {dropped.numel()} weights but regrows {grown.numel()}")
+
+    def _log(self, step: int, fraction: float, moved: int) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            active = sum(int(mask.sum()) for _, mask in self._masked.values())
+            logger.info(
+                "step %d: replaced %d of %d active weights (fraction %.4f), exploration rate %.4f",
+                step,
+                moved,
+                active,
+                fraction,
+                self.exploration_rate(),
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            for name, (_, mask) in self._masked.items():
+                logger.debug("step %d: %s density %.4f", step, name, int(mask.sum()) / max(mask.numel(), 1))
 
     def exploration_rate(self) -> float:
         """Fraction of maskable weights active at some point so far.
@@ -372,6 +500,7 @@ class DynamicSparseUpdater:
         self.updates_done = int(state["updates_done"])
         self._dense_gradients = {}
         self._capture = True
+        self._clean = False
 
 
 class _GradientCapture:

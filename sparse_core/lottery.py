@@ -31,7 +31,7 @@ from sparse_core.masks import (
 )
 from sparse_core.pruning import Include, keep_largest, magnitude_per_layer
 
-__all__ = ["RoundResult", "imp", "imp_densities", "rewind"]
+__all__ = ["RoundResult", "imp", "imp_densities", "prune_survivors", "rewind"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,21 @@ def rewind(model: nn.Module, state_dict: Mapping[str, Tensor], mask: Mask) -> nn
     return zero_masked_(model)
 
 
-def _prune(model: nn.Module, density: float, current: Mask, scope: str) -> Mask:
-    """Keeps the ``round(density * numel)`` largest effective weights among ``current``."""
+def prune_survivors(model: nn.Module, density: float, current: Mask, scope: str = "global") -> Mask:
+    """IMP's pruning step: keeps the ``round(density * numel)`` largest effective weights among ``current``.
+
+    Pruned weights stay pruned (Frankle & Carbin 2019, sec. 1); ties go to the lower flat index.
+
+    Args:
+        model: A masked or unmasked model; its effective weights are ranked by magnitude.
+        density: Fraction of the prunable weights to keep, counted against the full tensors
+            (at most ``current``'s density).
+        current: The mask so far; its names choose the tensors.
+        scope: "global" (one threshold over all tensors of ``current``) or "per_layer".
+
+    Returns:
+        The new mask, a subset of ``current``.
+    """
     if scope == "per_layer":
         return magnitude_per_layer(model, {name: density for name in current}, current=current)
     weights = effective_parameters(model)
@@ -198,7 +211,7 @@ def imp(
     results: list[RoundResult] = []
     for round_index, density in enumerate(tqdm(densities, desc="IMP rounds", disable=not progress)):
         if round_index > 0:
-            mask = _prune(model, density, mask, scope)
+            mask = prune_survivors(model, density, mask, scope)
             model = make_model()
         rewind(model, rewind_state, mask)
         metrics = train_fn(model)

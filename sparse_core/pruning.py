@@ -3,7 +3,9 @@
 Nothing here changes a model; apply the result with :func:`sparse_core.masks.apply_mask`.
 Masked models are read through their effective weights, so masked entries score zero.
 Every count is exact and every tie is broken deterministically: among equal scores the
-entry with the lower flat index (row-major) wins.
+entry with the lower flat index (row-major) wins. Selections use a partial selection
+(``torch.topk``) plus a pass over the ties at the cut, never a full sort
+(:func:`largest_indices`, :func:`smallest_indices`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from torch import Tensor, nn
 
 from sparse_core.masks import Mask, default_prunable, effective_parameters
 
-__all__ = ["Include", "keep_largest", "magnitude_global", "magnitude_per_layer", "n_m", "random_mask", "structured"]
+__all__ = [
+    "Include",
+    "keep_largest",
+    "largest_indices",
+    "magnitude_global",
+    "magnitude_per_layer",
+    "n_m",
+    "random_mask",
+    "smallest_indices",
+    "structured",
+]
 
 Include = Callable[[str, Tensor], bool]
 
@@ -52,15 +64,84 @@ def _counts(selected: Mapping[str, Tensor], density: float | Mapping[str, float]
     return counts
 
 
+def _selectable(values: Tensor) -> Tensor:
+    """A 1-d view of ``values`` in a dtype ``torch.topk`` orders exactly (bool and half widened)."""
+    flat = values.reshape(-1)
+    if flat.dtype in (torch.float32, torch.float64) or (not flat.is_floating_point() and flat.dtype != torch.bool):
+        return flat
+    return flat.to(torch.float64)
+
+
+def largest_indices(values: Tensor, count: int) -> Tensor:
+    """Flat positions of the ``count`` largest entries of ``values``; ties go to the lower position.
+
+    The same set as the first ``count`` entries of a stable descending sort, found with one
+    ``torch.topk`` (a partial selection, ``O(n)`` rather than a sort's ``O(n log n)``) and,
+    only when equal values straddle the cut, one pass that resolves the ties by position.
+
+    Args:
+        values: Scores of any shape (read flattened, row-major); NaN is not allowed.
+        count: How many to select, ``0 <= count <= values.numel()``.
+
+    Returns:
+        ``count`` int64 positions into ``values.reshape(-1)``, in no particular order.
+
+    Raises:
+        ValueError: If ``count`` is out of range.
+    """
+    return _extreme_indices(_selectable(values), count, largest=True)
+
+
+def smallest_indices(values: Tensor, count: int) -> Tensor:
+    """Flat positions of the ``count`` smallest entries of ``values``; ties go to the higher position.
+
+    Exactly the positions that ``largest_indices(values, values.numel() - count)`` leaves
+    out, so dropping them keeps what :func:`keep_largest` would keep. Costs one
+    ``torch.topk`` over ``values`` (see :func:`largest_indices`).
+
+    Args:
+        values: Scores of any shape (read flattened, row-major); NaN is not allowed.
+        count: How many to select, ``0 <= count <= values.numel()``.
+
+    Returns:
+        ``count`` int64 positions into ``values.reshape(-1)``, in no particular order.
+
+    Raises:
+        ValueError: If ``count`` is out of range.
+    """
+    return _extreme_indices(_selectable(values), count, largest=False)
+
+
+def _extreme_indices(flat: Tensor, count: int, largest: bool) -> Tensor:
+    total = flat.numel()
+    if not 0 <= count <= total:
+        raise ValueError(f"cannot select {count} of {total} entries")
+    if count == 0:
+        return torch.zeros(0, dtype=torch.long, device=flat.device)
+    if count == total:
+        return torch.arange(total, device=flat.device)
+    chosen, positions = torch.topk(flat, count, largest=largest, sorted=False)
+    threshold = chosen.min() if largest else chosen.max()
+    beyond = flat > threshold if largest else flat < threshold
+    ties = flat == threshold
+    beyond_count, tie_count = int(beyond.sum()), int(ties.sum())
+    if beyond_count + tie_count == count:  # no tie straddles the cut: topk's set is the answer
+        return positions
+    tied = ties.nonzero().squeeze(1)
+    needed = count - beyond_count
+    tied = tied[:needed] if largest else tied[tie_count - needed :]
+    return torch.cat([beyond.nonzero().squeeze(1), tied])
+
+
 def _top_flat(scores: Tensor, count: int, eligible: Tensor | None = None) -> Tensor:
     """Flat bool mask keeping the ``count`` largest eligible scores; ties go to lower indices."""
     flat = scores.reshape(-1)
-    candidates = torch.arange(flat.numel(), device=flat.device)
-    if eligible is not None:
-        candidates = candidates[eligible.reshape(-1).to(flat.device)]
-    order = torch.sort(flat[candidates], descending=True, stable=True).indices
     keep = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
-    keep[candidates[order[:count]]] = True
+    if eligible is None:
+        keep[largest_indices(flat, count)] = True
+        return keep
+    candidates = eligible.reshape(-1).to(flat.device).nonzero().squeeze(1)
+    keep[candidates[largest_indices(flat[candidates], count)]] = True
     return keep
 
 
@@ -91,7 +172,7 @@ def keep_largest(scores: Mapping[str, Tensor], counts: Mapping[str, int], eligib
         if not 0 <= count <= available:
             raise ValueError(f"cannot keep {count} entries of {name!r}: {available} are eligible")
         allowed = None if eligible is None else eligible[name]
-        out[name] = _top_flat(score.to(torch.float64), count, allowed).reshape(score.shape)
+        out[name] = _top_flat(score, count, allowed).reshape(score.shape)
     return Mask(out)
 
 

@@ -5,20 +5,30 @@ Model Averaging" (ICLR), sec. 3: models retrained from the same pruned network w
 different seeds or hyperparameters share its mask, so their uniform average (a "soup",
 Wortsman et al. 2022) has the same sparsity. Averaging models with different masks would
 densify the result; that is refused here.
+
+`soup` averages once; `sparse_model_soups` is the paper's recipe (sec. 3, Algorithm 1):
+every prune-retrain cycle of iterative magnitude pruning retrains ``m`` copies of the
+current averaged model under the cycle's mask, averages them, and prunes that average for
+the next cycle.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
-from sparse_core.masks import Mask, apply_mask, masked_parameters, zero_masked_
+from sparse_core.lottery import imp_densities, prune_survivors
+from sparse_core.masks import Mask, apply_mask, default_prunable, masked_parameters, zero_masked_
+from sparse_core.pruning import Include
 
-__all__ = ["average_state_dicts", "soup"]
+__all__ = ["CycleResult", "average_state_dicts", "soup", "sparse_model_soups"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +161,101 @@ def _describe_difference(expected: Mask, found: Mask) -> str:
         if not torch.equal(expected[name].cpu(), found[name].cpu()):
             return f"{name!r} differs in {int((expected[name].cpu() != found[name].cpu()).sum())} entries"
     return "no difference"
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What one prune-retrain cycle of `sparse_model_soups` produced.
+
+    Args:
+        cycle_index: 1 for the first pruning of the pretrained model, ``t`` for the ``t``-th.
+        density: Fraction of prunable weights kept in this cycle.
+        nonzeros: Number of prunable weights kept.
+        member_metrics: What ``train_fn`` returned for each of the ``soup_size`` retrains.
+        soup_metrics: What ``evaluate`` returned for the cycle's average (None without ``evaluate``).
+    """
+
+    cycle_index: int
+    density: float
+    nonzeros: int
+    member_metrics: list[Any]
+    soup_metrics: Any = None
+
+
+def sparse_model_soups(
+    model: nn.Module,
+    train_fn: Callable[[nn.Module, int, int], Any],
+    cycles: int,
+    soup_size: int,
+    *,
+    prune_fraction_per_cycle: float | None = None,
+    final_density: float | None = None,
+    scope: Literal["global", "per_layer"] = "global",
+    include: Include = default_prunable,
+    evaluate: Callable[[nn.Module], Any] | None = None,
+    progress: bool = False,
+) -> tuple[nn.Module, list[CycleResult]]:
+    """Sparse Model Soups (Zimmer, Spiegel & Pokutta 2024, sec. 3, Algorithm 1).
+
+    Starting from the pretrained ``model``, cycle ``t = 1..cycles`` prunes the current
+    model by magnitude to density ``d_t`` (the schedule of `sparse_core.lottery.imp`, pruned
+    weights staying pruned), retrains ``soup_size`` copies of it under that mask (each with
+    its own data order, seed or hyperparameters, as ``train_fn`` decides; no rewinding) and
+    replaces the current model by their uniform average (`soup`), which shares the mask.
+    The average of the last cycle is returned. Buffers such as BatchNorm statistics are
+    averaged too (the paper recomputes them on training data; do that afterwards if the
+    model has any).
+
+    Args:
+        model: The pretrained model, dense (unmasked) or already masked; it is not changed.
+        train_fn: ``train_fn(member_model, cycle_index, member_index) -> metrics``: trains the
+            masked copy in place (its own optimizer; the mask must not change).
+        cycles: Number of prune-retrain cycles (IMP's rounds after the dense one).
+        soup_size: ``m``, retrains averaged per cycle (the paper: 3 to 5).
+        prune_fraction_per_cycle: ``p``, fraction of the surviving weights pruned per cycle.
+        final_density: Alternatively, the density after the last cycle.
+        scope: "global" (one magnitude threshold over all tensors) or "per_layer".
+        include: ``include(name, param) -> bool``: the prunable parameters of a dense ``model``.
+        evaluate: Optional ``evaluate(average) -> metrics``, called on every cycle's average.
+        progress: Show a progress bar over cycles.
+
+    Returns:
+        The final average (a new model, masked at the final density: exactly
+        ``round(final_density * total)`` kept weights with ``scope="global"``) and one
+        `CycleResult` per cycle.
+
+    Raises:
+        ValueError: If ``cycles`` or ``soup_size`` is below 1, both or neither of
+            ``prune_fraction_per_cycle`` and ``final_density`` are given, ``scope`` is
+            unknown, nothing is prunable, or a retrain changed its mask.
+    """
+    if cycles < 1 or soup_size < 1:
+        raise ValueError(f"sparse_model_soups needs cycles >= 1 and soup_size >= 1, got {cycles} and {soup_size}")
+    if scope not in ("global", "per_layer"):
+        raise ValueError(f"scope must be 'global' or 'per_layer', got {scope!r}")
+    densities = imp_densities(cycles, prune_fraction_per_cycle, final_density)[1:]
+    average = copy.deepcopy(model)
+    mask = Mask.from_model(average) if masked_parameters(average) else Mask.ones_like(average, include)
+    if not len(mask):
+        raise ValueError("no prunable parameters: `include` selected none of the model's parameters")
+    results: list[CycleResult] = []
+    for cycle_index, density in enumerate(tqdm(densities, desc="SMS cycles", disable=not progress), start=1):
+        mask = prune_survivors(average, density, mask, scope)
+        start = apply_mask(average, mask)  # the pruned average: every member starts here
+        members, member_metrics = [], []
+        for member_index in range(soup_size):
+            member = copy.deepcopy(start)
+            member_metrics.append(train_fn(member, cycle_index, member_index))
+            members.append(member)
+        average = soup(members, mask)
+        soup_metrics = evaluate(average) if evaluate is not None else None
+        results.append(CycleResult(cycle_index, mask.density(), mask.nonzeros(), member_metrics, soup_metrics))
+        logger.info(
+            "SMS cycle %d: density %.4f (%d weights), soup of %d, metrics %s",
+            cycle_index,
+            mask.density(),
+            mask.nonzeros(),
+            soup_size,
+            soup_metrics,
+        )
+    return average, results

@@ -16,7 +16,7 @@ app = typer.Typer(
 
 @config_command(app, CompareConfig, app_name="core", device="cpu")
 def compare(config: CompareConfig, run: Run) -> tuple[dict, str]:
-    """Train LeNet-300-100 dense and with six sparse methods on 4,000 real MNIST digits; test on 1,000.
+    """Train LeNet-300-100 dense and with seven sparse methods on 4,000 real MNIST digits; test on 1,000.
 
     Prints a table (method, test accuracy, nonzeros, density, seconds) and writes
     metrics.json and accuracy_vs_sparsity.png into the run folder.
@@ -28,6 +28,8 @@ def compare(config: CompareConfig, run: Run) -> tuple[dict, str]:
       sparseworks core compare --sweep --json --out runs/core-sweep
 
       sparseworks core compare --methods imp,rigl --epochs 5 --threads 1
+
+      sparseworks core compare --methods imp,soup,sms --soup-size 3 --seed 1
 
       sparseworks core compare --config runs/core-sweep/config.toml --epochs 10   # replay, one setting changed
     """

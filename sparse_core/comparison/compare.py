@@ -13,7 +13,13 @@ The classic results of the field, reproduced with this core on LeNet-300-100
 - ``set`` / ``rigl``: dynamic sparse training with random (Mocanu et al. 2018) or
   gradient (Evci et al. 2020) regrowth from an ERK random start.
 - ``soup``: three retrains of the IMP ticket (same mask, same rewind point, different data
-  orders) averaged into one model (Zimmer, Spiegel & Pokutta 2024, Sparse Model Soups).
+  orders) averaged into one model, once, at the final mask.
+- ``sms``: Sparse Model Soups as published (Zimmer, Spiegel & Pokutta 2024, sec. 3,
+  Algorithm 1): starting from the dense model, each of the ``imp_rounds`` prune-retrain
+  cycles prunes the current model to IMP's next density, retrains ``soup_size`` copies
+  (different data orders, ``epochs`` each, no rewinding), averages them, and the next cycle
+  prunes that average. Each member gets an IMP round's budget, so the retraining costs
+  ``soup_size`` times IMP's (the paper's accounting: the members train in parallel).
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ def compare_methods(config: CompareConfig, device: torch.device | str = "cpu", p
         "sweep": {sparsity: {name: {...}}}, "split": {...}}``. ``methods`` holds the first
         sparsity of ``config.sparsities``; each entry has ``accuracy``, ``nonzeros``,
         ``density``, ``target_nonzeros``, ``max_layer_deviation`` (weights), ``layers``
-        (per-layer nonzeros) and ``train_seconds``.
+        (per-layer nonzeros) and ``train_seconds``; ``sms`` also has ``cycles`` (per cycle:
+        ``density``, ``nonzeros``, ``soup_accuracy`` and the ``member_accuracies``).
     """
     device = torch.device(device)
     (train_x, train_y), (test_x, test_y) = _load(config, device)
@@ -159,21 +166,49 @@ def compare_methods(config: CompareConfig, device: torch.device | str = "cpu", p
             members.append(fit(model, 10 + member))
         return soups.soup(members, ticket["mask"]), round(density * ticket["mask"].numel())
 
-    runners: dict[str, Callable[[float], tuple[nn.Module, Mapping[str, int] | int]]] = {
+    def run_sms(density: float):
+        def retrain(model: nn.Module, cycle: int, member: int) -> float:
+            fit(model, 100 + (cycle - 1) * config.soup_size + member)
+            return accuracy(model, test_x, test_y)
+
+        model, cycles = soups.sparse_model_soups(
+            dense,
+            retrain,
+            config.imp_rounds,
+            config.soup_size,
+            final_density=density,
+            evaluate=lambda average: accuracy(average, test_x, test_y),
+        )
+        history = [
+            {
+                "cycle": result.cycle_index,
+                "density": result.density,
+                "nonzeros": result.nonzeros,
+                "soup_accuracy": result.soup_metrics,
+                "member_accuracies": result.member_metrics,
+            }
+            for result in cycles
+        ]
+        return model, round(density * Mask.from_model(model).numel()), {"cycles": history}
+
+    runners: dict[str, Callable[[float], tuple]] = {
         "magnitude": run_magnitude,
         "imp": run_imp,
         "random_erk": run_static,
         "set": run_dynamic("random", 6),
         "rigl": run_dynamic("gradient", 8),
         "soup": run_soup,
+        "sms": run_sms,
     }
     sweep: dict[float, dict] = {}
     jobs = [(s, m) for s in config.sparsities for m in METHODS if m in config.methods]
     for sparsity, method in tqdm(jobs, desc="methods", disable=not progress):
         start = time.perf_counter()
-        model, target = runners[method](1.0 - sparsity)
+        model, target, *extra = runners[method](1.0 - sparsity)
         seconds = time.perf_counter() - start
         sweep.setdefault(sparsity, {})[method] = _describe(model, target, test_x, test_y, seconds)
+        for details in extra:  # e.g. the per-cycle accuracies of sms
+            sweep[sparsity][method].update(details)
         log.info("sparsity %.2f %s: %s", sparsity, method, sweep[sparsity][method]["accuracy"])
     return {
         "dense": dense_result,

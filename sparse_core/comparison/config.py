@@ -7,7 +7,7 @@ from sparse_core.infra.settings import config, setting
 
 __all__ = ["METHODS", "SWEEP_SPARSITIES", "CompareConfig"]
 
-METHODS = ("magnitude", "imp", "random_erk", "set", "rigl", "soup")
+METHODS = ("magnitude", "imp", "random_erk", "set", "rigl", "soup", "sms")
 SWEEP_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
 
 
@@ -22,13 +22,15 @@ class CompareConfig:
         methods: the sparse methods (dense always runs).
         hidden: hidden layer widths of the ReLU MLP (LeNet-300-100 by default).
         train_per_class: training digits per class (the rest, 100 per class, is the test set).
-        epochs: training epochs of dense, static and dynamic runs, and of each IMP round.
+        epochs: training epochs of dense, static and dynamic runs, of each IMP round and of each
+            retrain of a soup (every member of every SMS cycle).
         finetune_epochs: fine-tuning epochs after one-shot magnitude pruning.
         batch_size: Adam mini-batch size.
         learning_rate: Adam learning rate.
-        imp_rounds: IMP pruning rounds to reach the target density (equal prune fraction).
+        imp_rounds: IMP pruning rounds to reach the target density (equal prune fraction); also
+            the prune-retrain cycles of sms.
         rewind_steps: IMP rewinds to the weights after this many dense steps.
-        soup_size: IMP retrains averaged into the soup.
+        soup_size: retrains averaged into a soup: of the IMP ticket (soup), in every cycle (sms).
         update_every: steps between SET / RigL mask updates (Delta T).
         initial_fraction: fraction of active weights replaced at the first update (alpha).
         end_fraction: mask updates stop after this fraction of training (RigL's 0.75).

@@ -463,3 +463,89 @@ def test_a_deep_copied_updater_drives_the_copied_model():
     assert clone_updater.updates_done == updater.updates_done == 4
     for (name, tensor), (_, copied) in zip(model.state_dict().items(), clone.state_dict().items()):
         assert torch.equal(tensor, copied), name
+
+
+def _reference_drop_and_regrow(magnitudes, scores, mask, fraction):
+    """RigL's decision with full stable sorts (the definition the partial selection must match)."""
+    new_mask, regrown = {}, {}
+    for name, keep in mask.items():
+        flat = keep.reshape(-1)
+        active = flat.nonzero().squeeze(1)
+        moved = replacement_count(fraction, active.numel())
+        by_magnitude = torch.sort(magnitudes[name].reshape(-1)[active].double(), descending=True, stable=True).indices
+        kept = torch.zeros_like(flat)
+        kept[active[by_magnitude[: active.numel() - moved]]] = True
+        candidates = (~kept).nonzero().squeeze(1)
+        by_score = torch.sort(scores[name].reshape(-1)[candidates].double(), descending=True, stable=True).indices
+        grown = torch.zeros_like(flat)
+        grown[candidates[by_score[:moved]]] = True
+        new_mask[name], regrown[name] = (kept | grown).reshape(keep.shape), grown.reshape(keep.shape)
+    return Mask(new_mask), Mask(regrown)
+
+
+def _concatenated(tensors):
+    return {"all": torch.cat([tensor.reshape(-1) for tensor in tensors.values()])}
+
+
+def test_drop_and_regrow_matches_full_stable_sorts_on_tied_values():
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(60):
+        shapes = {"a": (4, 7), "b": (9,)}
+        mask = Mask({n: torch.rand(s, generator=generator) < 0.5 for n, s in shapes.items()})
+        levels = 2 + trial % 4  # few distinct values: ties straddle the cut
+        magnitudes = {n: torch.randint(0, levels, s, generator=generator).float() for n, s in shapes.items()}
+        scores = {n: torch.randint(0, levels, s, generator=generator).float() for n, s in shapes.items()}
+        fraction = float(torch.rand(1, generator=generator))
+        assert drop_and_regrow(magnitudes, scores, mask, fraction) == _reference_drop_and_regrow(
+            magnitudes, scores, mask, fraction
+        )
+        flat = Mask(_concatenated(mask))
+        expected_new, expected_grown = _reference_drop_and_regrow(
+            _concatenated(magnitudes), _concatenated(scores), flat, fraction
+        )
+        new_mask, grown = drop_and_regrow(magnitudes, scores, mask, fraction, budget="global")
+        assert torch.equal(torch.cat([new_mask[n].reshape(-1) for n in shapes]), expected_new["all"])
+        assert torch.equal(torch.cat([grown[n].reshape(-1) for n in shapes]), expected_grown["all"])
+
+
+def test_drop_and_regrow_rejects_nan_and_handles_minus_infinite_scores():
+    mask = Mask({"w": torch.tensor([True, True, False, False])})
+    with pytest.raises(ValueError, match="magnitudes of 'w' contain NaN"):
+        drop_and_regrow({"w": torch.tensor([float("nan"), 1.0, 0.0, 0.0])}, {"w": torch.zeros(4)}, mask, 0.5)
+    with pytest.raises(ValueError, match="grow scores of 'w' contain NaN"):
+        drop_and_regrow({"w": torch.ones(4)}, {"w": torch.tensor([0.0, 0.0, float("nan"), 0.0])}, mask, 0.5)
+    scores = {"w": torch.full((4,), -float("inf"))}  # every candidate scores -inf: the lowest index grows
+    new_mask, grown = drop_and_regrow({"w": torch.tensor([2.0, 1.0, 0.0, 0.0])}, scores, mask, 0.5)
+    assert new_mask["w"].tolist() == [True, True, False, False] and grown["w"].tolist() == [False, True, False, False]
+
+
+@pytest.mark.parametrize("mask_moments", [True, False])
+def test_stale_inactive_weights_are_zeroed_and_regrown_weights_start_at_zero(mask_moments):
+    model = _mlp_with_mask(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    config = DynamicSparseConfig(
+        regrowth="gradient", update_every=2, end_step=100, initial_fraction=0.5, mask_optimizer_moments=mask_moments
+    )
+    updater = DynamicSparseUpdater(model, optimizer, config)
+    _train(model, optimizer, updater, [1])
+    original, live = masked_parameters(model)["2.weight"]
+    stale = (~live).nonzero()[0].tolist()
+    with torch.no_grad():
+        original[stale[0], stale[1]] = 5.0  # a value left under the mask, e.g. by an outside edit
+    _train(model, optimizer, updater, [2])  # the first update of this updater clears every inactive weight
+    assert torch.all(original.detach()[~live] == 0)
+    # Later on, a weight made stale under the mask starts at zero when it is regrown.
+    _train(model, optimizer, updater, [3])
+    target = (~live).nonzero()[0].tolist()
+    with torch.no_grad():
+        original[target[0], target[1]] = 7.0
+    optimizer.state[original]["exp_avg"][target[0], target[1]] = 1.0
+    x, y = _batch(4)
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    updater._dense_gradients["2.weight"][target[0], target[1]] = 1e6  # the largest |dL/dW|: regrown
+    assert updater.step(4)
+    assert live[target[0], target[1]] and original[target[0], target[1]] == 0
+    assert (optimizer.state[original]["exp_avg"][target[0], target[1]] == 0) == mask_moments
+    if not mask_moments:  # moments keep moving masked weights: every update clears them
+        assert torch.all(original.detach()[~live] == 0)

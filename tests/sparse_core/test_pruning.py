@@ -5,10 +5,12 @@ from torch import nn
 from sparse_core.masks import Mask, apply_mask
 from sparse_core.pruning import (
     keep_largest,
+    largest_indices,
     magnitude_global,
     magnitude_per_layer,
     n_m,
     random_mask,
+    smallest_indices,
     structured,
 )
 
@@ -132,3 +134,30 @@ def test_keep_largest_respects_eligibility_and_rejects_nan():
 def test_densities_outside_zero_one_are_rejected():
     with pytest.raises(ValueError, match="\\[0, 1\\].*1.5"):
         magnitude_per_layer(WEIGHTS, 1.5)
+
+
+def _stable_order(values):
+    return torch.sort(values.reshape(-1).double(), descending=True, stable=True).indices
+
+
+@pytest.mark.parametrize("levels", [2, 5, 1000])
+def test_largest_and_smallest_indices_match_a_stable_sort_with_ties(levels):
+    generator = torch.Generator().manual_seed(levels)
+    for trial in range(16):
+        values = torch.randint(0, levels, (int(torch.randint(1, 40, (1,), generator=generator)),), generator=generator)
+        values = values.float() if trial % 2 else values.reshape(1, -1).double()  # int-valued floats: many ties
+        order = _stable_order(values)
+        for count in range(values.numel() + 1):
+            largest = sorted(largest_indices(values, count).tolist())
+            assert largest == sorted(order[:count].tolist()), (values, count)
+            # the smallest `count` are what keeping the `n - count` largest leaves out
+            smallest = sorted(smallest_indices(values, count).tolist())
+            assert smallest == sorted(order[values.numel() - count :].tolist()), (values, count)
+
+
+def test_index_selection_checks_the_count_and_accepts_bool_and_half_scores():
+    with pytest.raises(ValueError, match="cannot select 4 of 3 entries"):
+        largest_indices(torch.zeros(3), 4)
+    assert sorted(largest_indices(torch.tensor([False, True, True, False]), 1).tolist()) == [1]
+    assert sorted(smallest_indices(torch.tensor([1.0, 0.5, 0.5], dtype=torch.float16), 1).tolist()) == [2]
+    assert largest_indices(torch.zeros(0), 0).numel() == 0

@@ -31,6 +31,12 @@ def test_every_method_meets_its_nonzero_target_within_one_weight_per_layer():
         assert abs(row["nonzeros"] - round(0.1 * total)) <= len(row["layers"]), name
         assert 0.0 <= row["accuracy"] <= 1.0
     assert results["methods"]["soup"]["layers"] == results["methods"]["imp"]["layers"]
+    sms = results["methods"]["sms"]  # Sparse Model Soups: one soup of 2 retrains per IMP cycle
+    assert sms["nonzeros"] == round(0.1 * total) == sms["target_nonzeros"]
+    assert [cycle["cycle"] for cycle in sms["cycles"]] == [1, 2]
+    assert sms["cycles"][0]["nonzeros"] == round(0.1**0.5 * total) and sms["cycles"][-1]["nonzeros"] == sms["nonzeros"]
+    assert all(len(cycle["member_accuracies"]) == 2 for cycle in sms["cycles"])
+    assert sms["cycles"][-1]["soup_accuracy"] == sms["accuracy"]
     table = summary_table(results)
     assert all(name in table for name in ("dense", *METHODS))
 
@@ -42,6 +48,7 @@ def test_config_rejects_unknown_methods_and_bad_sparsities():
         CompareConfig(sparsity=1.0)
     with pytest.raises(ValueError, match="include 'imp'"):
         CompareConfig(methods=("soup",))
+    assert CompareConfig(methods=("sms",)).methods == ("sms",)  # the per-cycle soups need no IMP run
 
 
 def test_cli_prints_table_and_json_and_writes_figure(tmp_path):
