@@ -490,7 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--task", choices=TASK_NAMES, default="pwa", help="the task (default: pwa)")
     parser.add_argument("--planner", choices=PLANNER_NAMES, default="mip", help="the planner (default: mip)")
-    parser.add_argument("--model", required=True, help="the compact network (.npz) written by `dynamics sparsify`")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="the compact network written by `dynamics sparsify`: compact_dynamics.npz, or a graph model's "
+        "compact_edge.npz / compact_node.npz (or their folder), unrolled into one network",
+    )
     parser.add_argument(
         "--plant",
         choices=("sim", "loopback", "tcp"),

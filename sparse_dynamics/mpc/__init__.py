@@ -47,6 +47,13 @@ _EXPORTS: dict[str, str] = {
     "evaluate_planners": "closed_loop",
     "compare_planners": "closed_loop",
     "run_control": "closed_loop",
+    "Comparison": "closed_loop",
+    "compare_episodes": "closed_loop",
+    "run_episodes": "closed_loop",
+    "comparison_planners": "closed_loop",
+    "NETWORK_KINDS": "config",
+    "load_dynamics": "graph",
+    "unroll_graph": "graph",
 }
 
 __all__ = sorted(_EXPORTS)

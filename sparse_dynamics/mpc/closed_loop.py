@@ -2,10 +2,12 @@
 
 `run_episode` resets the task with a seed, then at each step asks the planner for a plan
 from the true state, applies its first action to the simulator and records the task
-cost, the planner's wall time, status and MIP gap. `evaluate_planners` runs several
-planners on the same start seeds and goals (`episode_specs`) and summarises each;
-`compare_planners` / `run_control` are the library functions behind a comparison / a
-single-planner run configured by `ComparisonConfig` / `ControlConfig`.
+cost, the planner's wall time, status and MIP gap. `run_episodes` / `evaluate_planners`
+run several planners on the same start seeds and goals (`episode_specs`) and keep /
+summarise their episodes; `run_control` (a `ControlConfig`: one planner) and
+`compare_episodes` / `compare_planners` (a `ComparisonConfig`: the MIP on the sparsified
+network, ``mip_sparse``, and on an optional dense one, ``mip_dense``, beside the
+baselines) are the library behind ``dynamics control`` / ``dynamics compare``.
 
 Summaries (JSON-safe): ``success_rate`` (final task cost at most the success cost,
 `sparse_dynamics.mpc.problem.default_success_cost` unless given), ``final_cost_mean`` /
@@ -28,12 +30,12 @@ from sparse_core.infra.errors import InputError
 from sparse_dynamics.compact import CompactNetwork
 from sparse_dynamics.mpc.base import FALLBACK_STATUSES, Planner
 from sparse_dynamics.mpc.config import ClosedLoopConfig, ComparisonConfig, ControlConfig
-from sparse_dynamics.mpc.problem import default_success_cost, problem_for_task
+from sparse_dynamics.mpc.problem import ControlProblem, check_network, default_success_cost, problem_for_task
 from sparse_dynamics.tasks import Task, make_task
 
 __all__ = [
-    "EpisodeResult", "compare_planners", "episode_specs", "evaluate_planners", "load_network", "run_control",
-    "run_episode", "summarize",
+    "Comparison", "EpisodeResult", "compare_episodes", "compare_planners", "comparison_planners", "episode_specs",
+    "evaluate_planners", "load_network", "run_control", "run_episode", "run_episodes", "summarize",
 ]  # fmt: skip
 
 
@@ -137,6 +139,21 @@ def summarize(results: list[EpisodeResult]) -> dict:
     }
 
 
+def run_episodes(
+    task: Task,
+    planners: dict[str, Planner],
+    episodes: list[tuple[int, np.ndarray]],
+    steps: int,
+    *,
+    success_cost: float = 0.0,
+) -> dict[str, list[EpisodeResult]]:
+    """Every planner on the same episodes (``(reset seed, goal)`` pairs, `episode_specs`): name -> its episodes."""
+    return {
+        name: [run_episode(task, planner, seed, goal, steps, success_cost=success_cost) for seed, goal in episodes]
+        for name, planner in planners.items()
+    }
+
+
 def evaluate_planners(
     task: Task,
     planners: dict[str, Planner],
@@ -146,56 +163,131 @@ def evaluate_planners(
     success_cost: float = 0.0,
 ) -> dict:
     """Every planner on the same episodes: ``{"planners": {name: summary}, "episodes": n, "steps": steps}``."""
-    summaries = {}
-    for name, planner in planners.items():
-        results = [run_episode(task, planner, seed, goal, steps, success_cost=success_cost) for seed, goal in episodes]
-        summaries[name] = summarize(results)
+    results = run_episodes(task, planners, episodes, steps, success_cost=success_cost)
+    summaries = {name: summarize(runs) for name, runs in results.items()}
     return {"planners": summaries, "episodes": len(episodes), "steps": steps}
 
 
 def load_network(path: Path | str) -> CompactNetwork:
-    """A compact network from ``path`` (.npz beside its .json).
+    """The dynamics network of an export at ``path`` (`sparse_dynamics.mpc.graph.load_dynamics`).
+
+    An MLP export (``compact_dynamics.npz`` beside its .json) is read as it is; a graph
+    export (``compact_edge`` + ``compact_node``, either file or their folder) is unrolled
+    into one network on ``[state, action]`` for the scene its metadata describes, so every
+    planner plans on sort and rope as on pwa and push.
 
     Raises:
         FileNotFoundError: If a file is missing.
-        InputError: If the file is not a ``sparseworks.relu_dag/1`` network.
+        InputError: If a file is not a ``sparseworks.relu_dag/1`` dynamics network (naming it).
     """
+    from sparse_dynamics.mpc.graph import load_dynamics
+
     path = Path(path)
-    for needed in (path.with_suffix(".npz"), path.with_suffix(".json")):
-        if not needed.exists():
-            raise FileNotFoundError(f"compact network file {needed} not found (write one with `dynamics sparsify`)")
+    if not path.is_dir():
+        for needed in (path.with_suffix(".npz"), path.with_suffix(".json")):
+            if not needed.exists():
+                raise FileNotFoundError(f"compact network file {needed} not found (write one with `dynamics sparsify`)")
     try:
-        return CompactNetwork.load(path)
+        return load_dynamics(path)
+    except InputError:
+        raise
     except (ValueError, KeyError) as error:
         raise InputError(f"{path}: not a readable compact network: {error}") from error
 
 
-def compare_planners(config: ComparisonConfig) -> dict:
-    """The planners of ``config`` on its network, task and episodes (see `evaluate_planners`)."""
+@dataclass
+class Comparison:
+    """The episodes of a `ComparisonConfig`'s planners (`compare_episodes`).
+
+    Attributes:
+        task: The true simulator.
+        problem: The planning problem every planner solved.
+        relus: ReLU count of each network planned on: ``{"sparse": n}``, plus ``"dense"`` when given.
+        results: Planner name (``mip_sparse``, ``mip_dense``, ``mppi``, ``cem``, ``gd``) -> its episodes.
+    """
+
+    task: Task
+    problem: ControlProblem
+    relus: dict[str, int]
+    results: dict[str, list[EpisodeResult]]
+
+    def metrics(self, config: ComparisonConfig) -> dict:
+        """``{"task", "horizon", "episodes", "steps", "step_budget_seconds", "relus", "planners": {name: summary}}``."""
+        return {
+            "task": config.loop.task,
+            "horizon": config.problem.horizon,
+            "episodes": config.loop.episodes,
+            "steps": config.loop.steps,
+            "step_budget_seconds": config.step_budget_seconds,
+            "relus": dict(self.relus),
+            "planners": {name: summarize(runs) for name, runs in self.results.items()},
+        }
+
+
+def comparison_planners(
+    config: ComparisonConfig, problem: ControlProblem, networks: dict[str, CompactNetwork]
+) -> dict[str, Planner]:
+    """The planners of ``config``: ``mip_<kind>`` on each of ``networks``, the baselines on ``baseline_network``.
+
+    Args:
+        config: Names the planners, their settings and the step budget (`ComparisonConfig.planner_configs`).
+        problem: The planning problem.
+        networks: ``{"sparse": network}``, optionally with ``"dense"``.
+    """
     from sparse_dynamics.mpc.planners import make_planner
 
-    network = load_network(config.network)
-    task = make_task(config.run.task)
+    planners = {}
+    for name, planner_config in config.planner_configs().items():
+        if name == "mip":
+            for kind, network in networks.items():
+                planners[f"mip_{kind}"] = make_planner("mip", network, problem, planner_config)
+        else:
+            planners[name] = make_planner(name, networks[config.baseline_network], problem, planner_config)
+    return planners
+
+
+def compare_episodes(config: ComparisonConfig) -> Comparison:
+    """Runs every planner of ``config`` on the same episodes, keeping each episode (for figures).
+
+    Raises:
+        FileNotFoundError: If a network file is missing.
+        InputError: If a network is unreadable or does not fit the task.
+    """
+    task = make_task(config.loop.task)
     problem = problem_for_task(task, config.problem)
-    planners = {name: make_planner(name, network, problem, cfg) for name, cfg in config.planner_configs().items()}
-    metrics = evaluate_planners(
-        task, planners, episode_specs(task, config.run), config.run.steps, success_cost=config.run.success_cost
-    )
-    return {"task": config.run.task, "horizon": config.problem.horizon, "relus": network.relu_count, **metrics}
+    paths = {"sparse": config.network, **({"dense": config.dense_network} if config.dense_network else {})}
+    networks = {kind: load_network(path) for kind, path in paths.items()}
+    for kind, network in networks.items():
+        check_network(network, problem, where=paths[kind])
+    planners = comparison_planners(config, problem, networks)
+    episodes = episode_specs(task, config.loop)
+    results = run_episodes(task, planners, episodes, config.loop.steps, success_cost=config.loop.success_cost)
+    return Comparison(task, problem, {kind: network.relu_count for kind, network in networks.items()}, results)
+
+
+def compare_planners(config: ComparisonConfig) -> dict:
+    """The JSON-safe metrics of `compare_episodes` (`Comparison.metrics`)."""
+    return compare_episodes(config).metrics(config)
 
 
 def run_control(config: ControlConfig) -> dict:
-    """One planner of ``config`` in closed loop: the summary of `evaluate_planners` for it."""
+    """One planner of ``config`` in closed loop: the summary of `evaluate_planners` for it.
+
+    Raises:
+        FileNotFoundError: If the network file is missing.
+        InputError: If the network is unreadable or does not fit the task.
+    """
     from sparse_dynamics.mpc.planners import make_planner
 
     network = load_network(config.network)
-    task = make_task(config.run.task)
+    task = make_task(config.loop.task)
     problem = problem_for_task(task, config.problem)
+    check_network(network, problem, where=config.network)
     planner_config = {"mip": config.mip, "mppi": config.mppi, "cem": config.cem, "gd": config.gd}[config.planner]
     planner = make_planner(config.planner, network, problem, planner_config)
     metrics = evaluate_planners(
-        task, {config.planner: planner}, episode_specs(task, config.run), config.run.steps,
-        success_cost=config.run.success_cost,
+        task, {config.planner: planner}, episode_specs(task, config.loop), config.loop.steps,
+        success_cost=config.loop.success_cost,
     )  # fmt: skip
-    return {"task": config.run.task, "planner": config.planner, "horizon": config.problem.horizon,
+    return {"task": config.loop.task, "planner": config.planner, "horizon": config.problem.horizon,
             "relus": network.relu_count, **metrics["planners"][config.planner]}  # fmt: skip

@@ -9,11 +9,18 @@ commands"; docs/style.md, rule 4):
 - `MPPIConfig`, `CEMConfig`, `GradientConfig`: the sampling and gradient baselines
   (`sparse_dynamics.mpc.planners`);
 - `ClosedLoopConfig`: receding-horizon episodes against the task's true simulator;
-- `ControlConfig`: one planner in closed loop (the future ``dynamics control``);
+- `ControlConfig`: one planner in closed loop (``dynamics control``);
   `ComparisonConfig`: several planners on the same episodes (``dynamics compare``).
 
+The commands are generated from `ControlConfig` / `ComparisonConfig` themselves
+(`sparse_dynamics.cli_control`): the episodes are the field ``loop`` (options ``--task``,
+``--episodes``, ``--steps``, ``--success-cost``), because a command's config.toml reserves
+the ``[run]`` table (seed, threads); the network is ``--model`` like ``dynamics
+sparsify``'s.
+
 `PLANNER_NAMES` lists the planners a `ControlConfig` / `ComparisonConfig` can name;
-`COST_KINDS` the costs. HiGHS solves MILPs and convex QPs but no MIQPs, so the quadratic
+`NETWORK_KINDS` the networks of a comparison (the sparsified one and an optional dense
+one); `COST_KINDS` the costs. HiGHS solves MILPs and convex QPs but no MIQPs, so the quadratic
 cost is only solvable by the MIP planner when every ReLU is proven stable (then the
 problem is a QP); otherwise it reports ``status = "unsupported"``: use ``cost = "l1"``.
 """
@@ -28,6 +35,7 @@ from sparse_dynamics.tasks import TASK_NAMES
 
 __all__ = [
     "COST_KINDS",
+    "NETWORK_KINDS",
     "PLANNER_NAMES",
     "CEMConfig",
     "ClosedLoopConfig",
@@ -41,6 +49,7 @@ __all__ = [
 
 COST_KINDS = ("l1", "quadratic")
 PLANNER_NAMES = ("mip", "mppi", "cem", "gd")
+NETWORK_KINDS = ("sparse", "dense")
 
 
 @config
@@ -182,12 +191,14 @@ class ClosedLoopConfig:
 
 @config
 class ControlConfig:
-    """One planner in closed loop on a compact network.
+    """One planner in closed loop against the task's simulator (``dynamics control``).
 
     Attributes:
-        network: The compact dynamics network (``compact_dynamics.npz`` written by ``dynamics sparsify``).
+        network: The compact dynamics network to plan with, as ``dynamics sparsify`` writes it
+            (``compact_dynamics.npz``; for sort / rope ``compact_edge.npz`` or ``compact_node.npz``
+            or their folder, unrolled into one network).
         planner: Which planner plans: mip, mppi, cem or gd.
-        run: The episodes.
+        loop: The episodes.
         problem: The planning problem.
         mip: Settings of the MIP planner.
         mppi: Settings of MPPI.
@@ -195,9 +206,9 @@ class ControlConfig:
         gd: Settings of gradient shooting.
     """
 
-    network: str = setting()
+    network: str = setting(cli="--model")
     planner: str = setting("mip", choices=PLANNER_NAMES)
-    run: ClosedLoopConfig = setting(factory=ClosedLoopConfig)
+    loop: ClosedLoopConfig = setting(factory=ClosedLoopConfig)
     problem: ProblemConfig = setting(factory=ProblemConfig)
     mip: MIPConfig = setting(factory=MIPConfig, prefix="mip-")
     mppi: MPPIConfig = setting(factory=MPPIConfig, prefix="mppi-")
@@ -211,14 +222,21 @@ class ControlConfig:
 
 @config
 class ComparisonConfig:
-    """Several planners on the same start states, goals and learned model.
+    """Every planner on the same start states, goals, learned model and per-step budget (``dynamics compare``).
+
+    The MIP plans on the sparsified network (``mip_sparse``) and, when ``dense_network``
+    is given, on the dense one too (``mip_dense``); the sampling and gradient planners plan
+    on the network ``baseline_network`` names.
 
     Attributes:
-        network: The compact dynamics network (``compact_dynamics.npz`` written by ``dynamics sparsify``).
-        planners: The planners compared (mip, mppi, cem, gd).
+        network: The sparsified compact network, as ``dynamics sparsify`` writes it (``compact_dynamics.npz``; for
+            sort / rope ``compact_edge.npz`` or ``compact_node.npz`` or their folder, unrolled into one network).
+        dense_network: A dense compact network of the same task; when given, the MIP also plans on it (mip_dense).
+        planners: The planners compared (mip, mppi, cem, gd); mip runs on each network given.
+        baseline_network: The network the sampling and gradient planners plan on: sparse or dense.
         step_budget_seconds: One wall-clock budget per step for every planner (the MIP's time
             limit and the baselines' budget; 0 = each planner's own settings).
-        run: The episodes.
+        loop: The episodes.
         problem: The planning problem.
         mip: Settings of the MIP planner.
         mppi: Settings of MPPI.
@@ -226,10 +244,12 @@ class ComparisonConfig:
         gd: Settings of gradient shooting.
     """
 
-    network: str = setting()
+    network: str = setting(cli="--model")
+    dense_network: str = setting("", cli="--dense-model")
     planners: tuple[str, ...] = setting(PLANNER_NAMES, choices=PLANNER_NAMES)
-    step_budget_seconds: float = setting(0.0, ge=0.0)
-    run: ClosedLoopConfig = setting(factory=ClosedLoopConfig)
+    baseline_network: str = setting("sparse", choices=NETWORK_KINDS)
+    step_budget_seconds: float = setting(0.25, ge=0.0)
+    loop: ClosedLoopConfig = setting(factory=ClosedLoopConfig)
     problem: ProblemConfig = setting(factory=ProblemConfig)
     mip: MIPConfig = setting(factory=MIPConfig, prefix="mip-")
     mppi: MPPIConfig = setting(factory=MPPIConfig, prefix="mppi-")
@@ -243,6 +263,17 @@ class ComparisonConfig:
             raise ConfigError("ComparisonConfig.planners: name at least one planner", field="planners")
         if len(set(self.planners)) != len(self.planners):
             raise ConfigError(f"ComparisonConfig.planners: {self.planners} names a planner twice", field="planners")
+        if self.baseline_network == "dense" and not self.dense_network:
+            raise ConfigError(
+                "ComparisonConfig.baseline_network: 'dense' needs the dense network (--dense-model)",
+                field="baseline_network",
+            )
+        if self.dense_network and "mip" not in self.planners and self.baseline_network != "dense":
+            raise ConfigError(
+                "ComparisonConfig.dense_network: no planner would use it (add mip to --planners or set "
+                "--baseline-network dense)",
+                field="dense_network",
+            )
 
     def planner_configs(self) -> dict[str, object]:
         """Each compared planner's settings, with ``step_budget_seconds`` applied to all of them."""

@@ -137,6 +137,48 @@ def test_compare_without_dense_network_names_mip_sparse(app, network, tmp_path):
     assert set(metrics["planners"]) == {"mip_sparse", "mppi"} and metrics["relus"] == {"sparse": 2}
 
 
+@pytest.fixture(scope="module")
+def graph_exports(tmp_path_factory):
+    """Untrained one-ReLU-per-MLP graph models of sort and rope, exported as ``dynamics sparsify`` writes them."""
+    import torch
+
+    from sparse_dynamics.export import export_model, save_export
+    from sparse_dynamics.models import make_model
+
+    folders = {}
+    for name in ("sort", "rope"):
+        task = make_task(name)
+        model = make_model(task, (1,), generator=torch.Generator().manual_seed(0))
+        folders[name] = tmp_path_factory.mktemp(name)
+        save_export(export_model(model, state_names=task.state_names, action_names=task.action_names), folders[name])
+    return folders
+
+
+@pytest.mark.parametrize("task", ["sort", "rope"])
+def test_control_plans_on_a_graph_export_unrolled(app, graph_exports, tmp_path, task):
+    from sparse_dynamics.mpc.graph import load_dynamics
+
+    folder = graph_exports[task]
+    args = ("--task", task, "--episodes", "1", "--steps", "2", "--horizon", "1", "--threads", "1", "--json")
+    by_file = _metrics(_invoke(app, "control", "--model", folder / "compact_edge.npz", *args, "--out", tmp_path / "a"))
+    by_folder = _metrics(_invoke(app, "control", "--model", folder, *args, "--out", tmp_path / "b"))
+    assert by_file["task"] == task and by_file["relus"] == load_dynamics(folder).relu_count > 0
+    assert by_file["status_counts"] == {"optimal": 2} and by_file["fallback_steps"] == 0
+    assert _without_seconds(by_file) == _without_seconds(by_folder)
+
+
+def test_compare_plans_on_a_graph_export(app, graph_exports, tmp_path):
+    metrics = _metrics(
+        _invoke(
+            app, "compare", "--task", "sort", "--model", graph_exports["sort"] / "compact_node.npz",
+            "--planners", "mip,mppi", "--episodes", "1", "--steps", "2", "--horizon", "1", "--threads", "1",
+            *TINY_BASELINES, "--step-budget-seconds", "0", "--json", "--out", tmp_path / "cmp",
+        )
+    )  # fmt: skip
+    assert set(metrics["planners"]) == {"mip_sparse", "mppi"} and metrics["task"] == "sort"
+    assert (tmp_path / "cmp" / "trajectories.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     ("command", "args", "option"),
     [

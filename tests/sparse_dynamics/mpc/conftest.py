@@ -25,7 +25,8 @@ def random_network(seed: int, widths=(2, 1), state_dim: int = 2, action_dim: int
         {source: scale * rng.normal(size=(state_dim, dim)) for source, dim in dims.items()},
         0.05 * rng.normal(size=state_dim),
     )
-    return CompactNetwork(state_dim + action_dim, layers, output, {"residual": True})
+    metadata = {"residual": True, "state_dim": state_dim, "action_dim": action_dim}
+    return CompactNetwork(state_dim + action_dim, layers, output, metadata)
 
 
 def pwa_network(task) -> CompactNetwork:
@@ -34,7 +35,7 @@ def pwa_network(task) -> CompactNetwork:
     output = ReluLayer(
         "output", {INPUT: np.hstack([task.A - np.eye(2), task.B]), "relu1": task.D.copy()}, task.c.copy()
     )
-    return CompactNetwork(4, [relu], output, {"residual": True})
+    return CompactNetwork(4, [relu], output, {"residual": True, "state_dim": 2, "action_dim": 2})
 
 
 def pwa_problem(horizon: int = 3, **options) -> tuple[object, ControlProblem]:

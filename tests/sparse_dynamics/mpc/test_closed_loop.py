@@ -77,13 +77,14 @@ def test_compare_planners_reads_a_saved_network(tmp_path):
         network=str(path),
         planners=("mip", "mppi"),
         step_budget_seconds=0.2,
-        run=ClosedLoopConfig(episodes=1, steps=2),
+        loop=ClosedLoopConfig(episodes=1, steps=2),
         problem=ProblemConfig(horizon=2),
     )
     assert config.planner_configs()["mip"].time_limit_seconds == 0.2
     assert config.planner_configs()["mppi"].time_budget_seconds == 0.2
     metrics = compare_planners(config)
-    assert metrics["relus"] == 2 and set(metrics["planners"]) == {"mip", "mppi"}
+    assert metrics["relus"] == {"sparse": 2} and set(metrics["planners"]) == {"mip_sparse", "mppi"}
+    assert metrics["episodes"] == 1 and metrics["steps"] == 2 and metrics["step_budget_seconds"] == 0.2
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     (tmp_path / "bad.npz").write_bytes(b"")
     with pytest.raises(InputError, match="bad"):
@@ -99,6 +100,10 @@ def test_configs_reject_settings_without_meaning():
         ComparisonConfig(network="x.npz", planners=("mip", "mip"))
     with pytest.raises(ConfigError):
         ComparisonConfig(network="")
+    with pytest.raises(ConfigError, match="--dense-model"):
+        ComparisonConfig(network="x.npz", baseline_network="dense")
+    with pytest.raises(ConfigError, match="no planner would use it"):
+        ComparisonConfig(network="x.npz", dense_network="d.npz", planners=("mppi",))
     with pytest.raises(ConfigError):
         ProblemConfig(horizon=0)
     with pytest.raises(ConfigError):
