@@ -5,20 +5,45 @@ Every field is embedded (Eq. 2); interacting layers apply multi-head self-attent
 fields (Eqs. 5-7) with a residual projection and ReLU (Eq. 8); the outputs of all fields
 are concatenated and mapped to a logit (Eq. 9). AutoInt+ adds a feed-forward network on
 the concatenated embeddings and sums the two logits.
+
+How a training step stays cheap on a CPU (a batch is ~1,000 rows of a handful of fields,
+so the attention matrices are tiny and the time goes to the projections and to memory
+traffic; measured in benchmarks/autoint_step.py):
+
+- an interacting layer is one autograd function with its backward pass written out
+  (:class:`_InteractingFunction`): no zero-padded gradients of slices, no transposed
+  copies, no fused-attention kernel built for long sequences;
+- the projection ``[W_query | W_key | W_value | W_res]`` is computed head-major, one
+  contiguous block per head and role, so that the attention of every head of every row is
+  one item of a single batched product, and the residual ``W_res x`` is added by the
+  product ``A V`` itself (``baddbmm``);
+- the ReLU writes the heads side by side in the same pass, and the backward pass reads
+  them back in the same way;
+- the big scratch tensors (the projection and its gradient) are reused from step to step
+  (:class:`ScratchBuffers`).
+
+The arithmetic is the paper's, step for step: a test compares logits and gradients with
+a field-by-field, head-by-head implementation of the equations.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from recsys.config import AutoIntConfig
 
-__all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer", "init_linear"]
+#: Head blocks of at least this many columns get a matrix product each, written in place in
+#: head-major order; narrower ones are one product over all blocks and one copy into that
+#: order, which is faster at that width (benchmarks/autoint_step.py).
+SPLIT_PRODUCT_SIZE = 16
+
+__all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer", "ScratchBuffers", "init_linear"]
 
 
 @torch.no_grad()
@@ -34,8 +59,194 @@ def init_linear(layer: nn.Linear, generator: torch.Generator | None = None) -> N
         nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
+class ScratchBuffers:
+    """Scratch tensors of a layer, kept from one training step to the next.
+
+    A training step's big intermediate tensors (the projection of every field and its
+    gradient) have the same shapes at every step; taking them from here instead of
+    allocating them spares the memory allocator and the kernel from handing out (and
+    zero-filling) fresh pages every step. At most ``per_shape`` free tensors of each shape
+    are kept. Every :meth:`take` stamps the tensor, so that a holder can tell whether it has
+    been handed out again since (:meth:`stamp`).
+
+    Args:
+        per_shape: Free tensors kept per shape, dtype and device.
+    """
+
+    def __init__(self, per_shape: int = 2):
+        self.per_shape = per_shape
+        self.free: dict[tuple, list[Tensor]] = {}
+        self._stamps = itertools.count()
+
+    def take(self, shape: tuple[int, ...], like: Tensor, avoid: Tensor | None = None) -> Tensor:
+        """An uninitialised tensor of ``shape`` with ``like``'s dtype and device (never ``avoid``)."""
+        stack = self.free.get((tuple(shape), like.dtype, like.device), [])
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index] is not avoid:
+                tensor = stack.pop(index)
+                break
+        else:
+            tensor = like.new_empty(shape)
+        tensor._scratch_stamp = next(self._stamps)
+        return tensor
+
+    @staticmethod
+    def stamp(tensor: Tensor) -> int | None:
+        """The stamp of ``tensor``'s latest :meth:`take` (None if it never came from one)."""
+        return getattr(tensor, "_scratch_stamp", None)
+
+    def give(self, *tensors: Tensor) -> None:
+        """Hands tensors back; their contents may be overwritten by the next :meth:`take`."""
+        for tensor in tensors:
+            stack = self.free.setdefault((tuple(tensor.shape), tensor.dtype, tensor.device), [])
+            if len(stack) < self.per_shape and all(kept is not tensor for kept in stack):
+                stack.append(tensor)
+
+    def clear(self) -> None:
+        """Drops every kept tensor."""
+        self.free.clear()
+
+
+class _InteractingFunction(torch.autograd.Function):
+    """One interacting layer with its backward pass written out (Song et al. 2019, Eqs. 5-8).
+
+    Forward, from the fields' input vectors ``x`` (rows ``(row, field)``) and the stacked
+    projection ``W = [W_query | W_key | W_value | W_res]`` (each ``heads * head_dim`` rows,
+    head after head):
+
+    1. the head-major projection: block ``i * heads + h`` is ``x W_{i,h}^T`` (queries,
+       keys, values, residual of head ``h``), contiguous, so that every head of every row is
+       one item of a batched product read in place;
+    2. ``A = softmax(Q K^T)`` per head and row (Eq. 5, unscaled as in the paper);
+    3. ``Z = R + A V`` (Eqs. 6 and 8; the batched product adds onto ``R``) and
+       ``out = relu(Z)`` with the heads side by side (Eq. 7).
+
+    Backward, with ``G = dL/dout * (out > 0)``: ``dR = G``, ``dV = A^T G``,
+    ``dS = A * (dA - rowsum(dA * A))`` for ``dA = G V^T`` (the softmax's Jacobian),
+    ``dQ = dS K``, ``dK = dS^T Q``; then ``dx = sum_j dP_j W_j`` and ``dW_j = dP_j^T x``
+    over the blocks ``j``.
+
+    Shapes:
+        - x: ``(batch * fields, in_dim)``, contiguous; weight: ``((3 or 4) * heads * head_dim, in_dim)``;
+        - return: ``(batch * fields, heads * head_dim)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, fields, heads, residual, buffers, keep):
+        rows = x.shape[0]
+        parts = 4 if residual else 3
+        head_dim = weight.shape[0] // (parts * heads)
+        batch = rows // fields
+        projected = _project(x, weight, parts * heads, head_dim, buffers)
+        items = projected.view(parts, heads * batch, fields, head_dim)  # one item per (head, row)
+        attention = torch.softmax(torch.bmm(items[0], items[1].transpose(1, 2)), dim=-1)  # Eq. 5
+        summed = buffers.take(items[0].shape, x)
+        if residual:  # Eqs. 6 and 8: W_res e_m + sum_k alpha_{m,k} W_value e_k
+            torch.baddbmm(items[3], attention, items[2], out=summed)
+        else:
+            torch.bmm(attention, items[2], out=summed)
+        out = x.new_empty(batch, fields, heads, head_dim)  # Eq. 7: heads side by side
+        torch.clamp_min(summed.view(heads, batch, fields, head_dim).permute(1, 2, 0, 3), 0, out=out)  # Eq. 8
+        buffers.give(summed)
+        out = out.view(rows, heads * head_dim)
+        if keep:  # the projection is handed back by backward, so it is kept on ctx with its stamp
+            ctx.fields, ctx.heads, ctx.parts, ctx.buffers = fields, heads, parts, buffers
+            ctx.projected, ctx.stamp = projected, buffers.stamp(projected)
+            ctx.save_for_backward(x, weight, attention, out)
+        else:
+            buffers.give(projected)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, weight, attention, out = ctx.saved_tensors
+        fields, heads, parts, buffers, projected = ctx.fields, ctx.heads, ctx.parts, ctx.buffers, ctx.projected
+        if buffers.stamp(projected) != ctx.stamp:
+            raise RuntimeError(
+                "an AutoInt interacting layer ran backward again (retain_graph) after a later forward pass "
+                "reused its scratch projection; run backward before the next forward pass"
+            )
+        blocks, rows, head_dim = projected.shape
+        batch = rows // fields
+        items = projected.view(parts, heads * batch, fields, head_dim)
+        grad_projected = buffers.take(projected.shape, projected, avoid=projected)
+        grads = grad_projected.view_as(items)
+        grad_z = grads[3] if parts == 4 else buffers.take(items[0].shape, projected)  # dR = G
+        torch.ops.aten.threshold_backward.grad_input(
+            _by_head(grad_out, batch, heads),
+            _by_head(out, batch, heads),
+            0,
+            grad_input=grad_z.view(heads, batch, fields, head_dim),
+        )
+        torch.bmm(attention.transpose(1, 2), grad_z, out=grads[2])  # dV
+        grad_scores = torch._softmax_backward_data(
+            torch.bmm(grad_z, items[2].transpose(1, 2)), attention, -1, attention.dtype
+        )
+        torch.bmm(grad_scores, items[1], out=grads[0])  # dQ
+        torch.bmm(grad_scores.transpose(1, 2), items[0], out=grads[1])  # dK
+        if parts == 3:
+            buffers.give(grad_z)
+        grad_x, grad_weight = _project_backward(grad_projected, x, weight, ctx.needs_input_grad[:2], buffers)
+        buffers.give(projected, grad_projected)
+        return grad_x, grad_weight, None, None, None, None, None
+
+
+def _project(x: Tensor, weight: Tensor, blocks: int, head_dim: int, buffers: ScratchBuffers) -> Tensor:
+    """``out[j] = x W_j^T`` for the ``blocks`` head blocks ``W_j`` of ``weight``: ``(blocks, rows, head_dim)``."""
+    rows = x.shape[0]
+    out = buffers.take((blocks, rows, head_dim), x)
+    if head_dim >= SPLIT_PRODUCT_SIZE:
+        for j, part in enumerate(weight.chunk(blocks)):
+            torch.mm(x, part.t(), out=out[j])
+        return out
+    flat = buffers.take((rows, blocks * head_dim), x)
+    torch.mm(x, weight.t(), out=flat)
+    out.copy_(flat.view(rows, blocks, head_dim).transpose(0, 1))
+    buffers.give(flat)
+    return out
+
+
+def _project_backward(
+    grad: Tensor, x: Tensor, weight: Tensor, needs: tuple[bool, bool], buffers: ScratchBuffers
+) -> tuple[Tensor | None, Tensor | None]:
+    """``dx = sum_j grad_j W_j`` and ``dW_j = grad_j^T x`` for :func:`_project`."""
+    blocks, rows, head_dim = grad.shape
+    grad_x = grad_weight = None
+    if head_dim < SPLIT_PRODUCT_SIZE:
+        flat = buffers.take((rows, blocks * head_dim), grad)
+        flat.view(rows, blocks, head_dim).copy_(grad.transpose(0, 1))
+        if needs[0]:
+            grad_x = torch.mm(flat, weight)
+        if needs[1]:
+            grad_weight = torch.mm(flat.t(), x)
+        buffers.give(flat)
+        return grad_x, grad_weight
+    parts = weight.chunk(blocks)
+    if needs[0]:
+        grad_x = torch.mm(grad[0], parts[0])
+        for j in range(1, blocks):
+            grad_x.addmm_(grad[j], parts[j])
+    if needs[1]:
+        grad_weight = torch.empty_like(weight)
+        for j, block in enumerate(grad_weight.chunk(blocks)):
+            torch.mm(grad[j].t(), x, out=block)
+    return grad_x, grad_weight
+
+
+def _by_head(x: Tensor, batch: int, heads: int) -> Tensor:
+    """``(batch * fields, heads * head_dim)`` viewed as ``(heads, batch, fields, head_dim)``."""
+    rows, width = x.shape
+    return x.view(batch, -1 if rows else 0, heads, width // heads).permute(2, 0, 1, 3)
+
+
 class InteractingLayer(nn.Module):
     """One multi-head self-attention layer over fields (Song et al. 2019, Eqs. 5-8).
+
+    ``relu(concat_h softmax(Q_h K_h^T) V_h + W_res x)`` with ``Q_h = x W_query,h^T`` (and
+    ``K``, ``V`` alike), the attention logits unscaled as in the paper. The forward and
+    backward passes are written out (:class:`_InteractingFunction`), and the big scratch
+    tensors of a training step are reused from step to step (:class:`ScratchBuffers`).
 
     Args:
         in_dim: Size of each field's input vector.
@@ -59,22 +270,22 @@ class InteractingLayer(nn.Module):
         # W_query, W_key, W_value (and W_res) of every head stacked into one projection
         self.projection = nn.Linear(in_dim, (4 if residual else 3) * self.width, bias=False)
         init_linear(self.projection, generator)
+        self.buffers = ScratchBuffers()
 
     def forward(self, x: Tensor) -> Tensor:
-        batch, fields, _ = x.shape
-        projected = self.projection(x)  # (batch, fields, 3 or 4 widths)
-        q, k, v = (
-            projected[..., i * self.width : (i + 1) * self.width]
-            .reshape(batch, fields, self.heads, self.head_dim)
-            .transpose(1, 2)
-            for i in range(3)
+        batch, fields, in_dim = x.shape
+        weight = self.projection.weight
+        keep = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        out = _InteractingFunction.apply(
+            x.reshape(batch * fields, in_dim).contiguous(),
+            weight,
+            fields,
+            self.heads,
+            self.has_residual,
+            self.buffers if keep else ScratchBuffers(0),
+            keep,
         )
-        # Eqs. 5-6: softmax(<q, k>) v, unscaled as in the paper (fused kernel, scale 1)
-        attended = F.scaled_dot_product_attention(q, k, v, scale=1.0)
-        out = attended.transpose(1, 2).reshape(batch, fields, self.width)  # Eq. 7: concatenated heads
-        if self.has_residual:
-            out = out + projected[..., 3 * self.width :]
-        return torch.relu(out)  # Eq. 8
+        return out.view(batch, fields, self.width)
 
 
 class AutoInt(nn.Module):
@@ -144,7 +355,12 @@ class AutoInt(nn.Module):
         x = embedded
         for layer in self.interacting:
             x = layer(x)
-        logit = self.output(self.dropout(x.flatten(1))).squeeze(-1)
+        x = x.flatten(1)
+        if self.dropout.p > 0:
+            x = self.dropout(x)
+        logit = self.output(x).squeeze(-1)
+        if self.dnn is None and self.config.l2_embedding == 0:
+            return logit, logit.new_zeros(())
         if self.dnn is not None:
             logit = logit + self.dnn(embedded.flatten(1)).squeeze(-1)
         penalty = self.config.l2_embedding * embedded.pow(2).sum() / ids.shape[0]

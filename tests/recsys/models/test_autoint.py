@@ -1,16 +1,16 @@
 import pytest
 import torch
 
-from recsys.models.autoint import AutoInt, AutoIntConfig, InteractingLayer
+from recsys.models.autoint import AutoInt, AutoIntConfig, InteractingLayer, ScratchBuffers
 
 
 def reference_layer(layer: InteractingLayer, x: torch.Tensor) -> torch.Tensor:
     """Eqs. 5-8 of Song et al. 2019 written head by head, field by field."""
     w = layer.width
     weights = layer.projection.weight
-    wq, wk, wv, wres = weights[:w], weights[w : 2 * w], weights[2 * w : 3 * w], weights[3 * w :]
+    wq, wk, wv = weights[:w], weights[w : 2 * w], weights[2 * w : 3 * w]
     batch, fields, _ = x.shape
-    out = torch.zeros(batch, fields, w)
+    out = torch.zeros(batch, fields, w, dtype=x.dtype)
     for h in range(layer.heads):
         cols = slice(h * layer.head_dim, (h + 1) * layer.head_dim)
         q, k, v = x @ wq[cols].T, x @ wk[cols].T, x @ wv[cols].T
@@ -18,14 +18,124 @@ def reference_layer(layer: InteractingLayer, x: torch.Tensor) -> torch.Tensor:
             logits = torch.stack([(q[:, m] * k[:, j]).sum(-1) for j in range(fields)], dim=1)
             alpha = torch.softmax(logits, dim=1)
             out[:, m, cols] = (alpha.unsqueeze(-1) * v).sum(1)
-    return torch.relu(out + x @ wres.T)
+    if layer.has_residual:
+        out = out + x @ weights[3 * w :].T
+    return torch.relu(out)
 
 
-def test_interacting_layer_matches_the_paper_equations():
+def reference_autoint(model: AutoInt, ids: torch.Tensor) -> torch.Tensor:
+    """AutoInt's logit (Eqs. 2, 5-9) from the model's weights: one lookup per field, then the layers."""
+    start, embedded = 0, []
+    for field, cardinality in enumerate(model.cardinalities):  # Eq. 2: e_i = V_i x_i
+        embedded.append(model.embedding.weight[start + ids[:, field]])
+        start += cardinality
+    x = torch.stack(embedded, dim=1)
+    for layer in model.interacting:
+        x = reference_layer(layer, x)
+    return x.flatten(1) @ model.output.weight[0] + model.output.bias[0]  # Eq. 9, before the sigmoid
+
+
+# head_dim 3 takes the one-product path, 16 the per-head products (recsys.models.autoint.SPLIT_PRODUCT_SIZE)
+LAYER_CASES = [(3, True), (3, False), (16, True), (16, False)]
+
+
+@pytest.mark.parametrize(("head_dim", "residual"), LAYER_CASES)
+def test_interacting_layer_matches_the_paper_equations(head_dim, residual):
     torch.manual_seed(0)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=3)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim, residual=residual)
     x = torch.randn(4, 5, 6)
-    torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
+    with torch.no_grad():  # the evaluation path (nothing kept for backward)
+        torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("head_dim", "residual"), LAYER_CASES)
+def test_interacting_layer_gradients_match_autograd_through_the_equations(head_dim, residual):
+    torch.manual_seed(1)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim, residual=residual).double()
+    x = torch.randn(4, 5, 6, dtype=torch.double, requires_grad=True)
+    upstream = torch.randn(4, 5, layer.width, dtype=torch.double)
+    ours = torch.autograd.grad(layer(x), (x, layer.projection.weight), upstream)
+    reference = torch.autograd.grad(reference_layer(layer, x), (x, layer.projection.weight), upstream)
+    for a, b in zip(ours, reference):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    assert torch.autograd.gradcheck(layer, (x[:2, :3].detach().requires_grad_(),))
+
+
+@pytest.mark.parametrize("head_dim", [4, 32])
+def test_autoint_matches_a_straightforward_reference(head_dim):
+    """Random weights and ids: logits and every parameter's gradient equal the reference's.
+
+    In float64, so that the comparison sees the algebra rather than float32 rounding (the
+    float32 layer agrees to 1e-6 above).
+    """
+    cards = [7, 11, 3, 5]
+    model = AutoInt(cards, AutoIntConfig(head_dim=head_dim), generator=torch.Generator().manual_seed(2)).double()
+    with torch.no_grad():
+        for parameter in model.parameters():  # away from the small initial scale, so ReLUs and softmax matter
+            parameter.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(parameter.numel()))
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.stack([torch.randint(0, c, (64,), generator=generator) for c in cards], dim=1)
+    logits, penalty = model(ids)
+    reference = reference_autoint(model, ids)
+    torch.testing.assert_close(logits, reference, rtol=1e-10, atol=1e-10)
+    assert penalty.item() == 0.0
+    ours = torch.autograd.grad(logits.sum(), list(model.parameters()))
+    expected = torch.autograd.grad(reference.sum(), list(model.parameters()))
+    for name, a, b in zip([n for n, _ in model.named_parameters()], ours, expected):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item(), msg=name)
+
+
+def test_scratch_buffers_are_reused_without_changing_results():
+    torch.manual_seed(4)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16)
+    x = torch.randn(8, 5, 6, requires_grad=True)
+    first = torch.autograd.grad(layer(x).pow(2).sum(), (x, layer.projection.weight))
+    kept = {key: len(stack) for key, stack in layer.buffers.free.items()}
+    assert kept, "a training step hands its scratch tensors back"
+    pending = layer(x).pow(2).sum()  # forward, then an evaluation in between, then backward
+    with torch.no_grad():
+        layer(torch.randn(8, 5, 6))
+    second = torch.autograd.grad(pending, (x, layer.projection.weight))
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+    assert {key: len(stack) for key, stack in layer.buffers.free.items()} == kept
+
+
+def test_a_second_backward_is_refused_once_the_projection_was_reused():
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16)
+    x = torch.randn(3, 4, 6, requires_grad=True)
+    loss = layer(x).sum()
+    first = torch.autograd.grad(loss, x, retain_graph=True)[0]
+    assert torch.equal(torch.autograd.grad(loss, x, retain_graph=True)[0], first)  # nothing reused in between
+    layer(x).sum().backward()  # a later step takes both kept tensors of the projection's shape
+    with pytest.raises(RuntimeError, match="ran backward again"):
+        torch.autograd.grad(loss, x)
+
+
+def test_scratch_buffers_keep_at_most_per_shape_and_never_hand_out_avoid():
+    buffers = ScratchBuffers(per_shape=1)
+    like = torch.zeros(1)
+    a, b = buffers.take((2, 3), like), buffers.take((2, 3), like)
+    buffers.give(a, b, a)
+    assert len(buffers.free[((2, 3), like.dtype, like.device)]) == 1
+    assert buffers.take((2, 3), like, avoid=a) is not a
+    stamp = buffers.stamp(a)
+    buffers.give(a)
+    assert buffers.take((2, 3), like) is a and buffers.stamp(a) != stamp
+
+
+def test_state_dict_names_are_unchanged():
+    """Checkpoints (best.pt) of earlier runs load: the parameters keep their names and shapes."""
+    model = AutoInt([4, 6], AutoIntConfig(head_dim=8))
+    assert [(name, tuple(t.shape)) for name, t in model.state_dict().items()] == [
+        ("embedding.weight", (10, 16)),
+        ("interacting.0.projection.weight", (64, 16)),
+        ("interacting.1.projection.weight", (64, 16)),
+        ("interacting.2.projection.weight", (64, 16)),
+        ("output.weight", (1, 32)),
+        ("output.bias", (1,)),
+    ]
 
 
 def test_paper_configuration_sizes():
@@ -65,3 +175,11 @@ def test_generator_alone_decides_the_initial_weights():
         assert torch.equal(states[0][name], states[1][name]), name
     other = AutoInt([4, 6], AutoIntConfig.plus(head_dim=4), generator=torch.Generator().manual_seed(8))
     assert not torch.equal(other.embedding.weight, states[0]["embedding.weight"])
+
+
+@pytest.mark.parametrize("head_dim", [4, 16])
+def test_an_empty_batch_gives_empty_logits(head_dim):
+    model = AutoInt([3, 4], AutoIntConfig(head_dim=head_dim))
+    logits, _ = model(torch.zeros(0, 2, dtype=torch.long))
+    logits.sum().backward()
+    assert logits.shape == (0,) and model.interacting[0].projection.weight.grad.abs().sum() == 0
