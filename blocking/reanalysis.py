@@ -205,7 +205,21 @@ def _combine_expver(variable, path: Path):
 
 
 def _normalise(data, path: Path, reader: ReanalysisConfig):
-    """One file's variable as ``z (member, time, level, lat, lon)`` in metres, with an ``expver`` per time."""
+    """One file's variable as ``z (member, time, level, lat, lon)`` in metres, with an ``expver`` per time.
+
+    xarray refuses coordinates that contradict each other (a dimension that is also a
+    scalar coordinate, a rename onto an existing name, ...) with ValueError / KeyError:
+    such a file is reported as the user's error, naming it.
+    """
+    try:
+        return _normalise_variable(data, path, reader)
+    except InputError:
+        raise
+    except (ValueError, KeyError, IndexError) as error:
+        raise InputError(f"{path}: the coordinates of the geopotential do not fit together ({error})") from None
+
+
+def _normalise_variable(data, path: Path, reader: ReanalysisConfig):
     import cf_xarray  # noqa: F401 - registers the .cf accessor
 
     mapping = reader.coordinate_names
@@ -243,13 +257,31 @@ def _normalise(data, path: Path, reader: ReanalysisConfig):
         )
     variable = _to_metres(variable, path, reader.units)
     variable = variable.assign_coords(
-        lon=np.mod(variable["lon"].to_numpy().astype(np.float64), 360.0),
+        lon=_longitude_0_360(variable["lon"].to_numpy().astype(np.float64)),
         lat=variable["lat"].to_numpy().astype(np.float64),
     )
+    for role in ("time", "level", "lat", "lon"):
+        if variable.sizes[role] == 0:
+            raise InputError(f"{path}: variable {name!r} holds no {role} values")
+    for role in ("lat", "lon", "level"):
+        values = variable[role].to_numpy().astype(np.float64)
+        if not np.isfinite(values).all():
+            raise InputError(f"{path}: the {role} coordinate has non-finite values")
+    if not np.all(np.abs(variable["lat"].to_numpy()) <= 90.0):
+        raise InputError(f"{path}: latitudes outside -90..90 degrees")
     variable = variable.sortby("lat").sortby("lon")
+    lat = variable["lat"].to_numpy()
+    if np.any(lat[1:] == lat[:-1]):
+        raise InputError(f"{path}: latitude {lat[1:][lat[1:] == lat[:-1]][0]:g} appears twice")
     _, unique_lon = np.unique(variable["lon"].to_numpy(), return_index=True)
     variable = variable.isel(lon=np.sort(unique_lon))  # 0° and 360° both given
     return variable.transpose("member", "time", "level", "lat", "lon")
+
+
+def _longitude_0_360(lon: np.ndarray) -> np.ndarray:
+    """Longitudes in [0, 360): ``np.mod`` of a tiny negative value rounds to exactly 360."""
+    lon = np.mod(lon, 360.0)
+    return np.where(lon >= 360.0, lon - 360.0, lon)
 
 
 def _levels(variable, path: Path, name: str, level_hpa: float | None):
@@ -425,7 +457,12 @@ def regrid_to_gaussian(z, nlat: int = 32):
         west = lon[(widest + 1) % lon.size]
         z = z.assign_coords(lon=west + np.mod(lon - west, 360.0)).sortby("lon")
         target_lon = np.sort(west + np.mod(grid.lon - west, 360.0))
-    out = z.interp(lat=grid.lat, lon=target_lon, method="linear")
+    from pandas.errors import InvalidIndexError
+
+    try:
+        out = z.interp(lat=grid.lat, lon=target_lon, method="linear")
+    except (ValueError, KeyError, IndexError, InvalidIndexError) as error:  # e.g. coordinates that repeat
+        raise InputError(f"the reanalysis grid cannot be interpolated to the model grid ({error})") from None
     out = out.dropna("lat", how="all").dropna("lon", how="all")
     out = out.assign_coords(lon=np.mod(out["lon"].to_numpy(), 360.0))
     if out.sizes["lat"] == 0 or out.sizes["lon"] == 0:

@@ -118,7 +118,7 @@ def _check_reader(folder: Path, draw) -> None:
     assert z.attrs.get("units") == "m"
 
 
-@settings(max_examples=40, **FUZZ)
+@settings(max_examples=40, derandomize=True, **FUZZ)  # the default suite: the same 40 files every run
 @given(data=st.data())
 def test_fuzzed_reanalysis_files_raise_only_input_error(tmp_path, data):
     _check_reader(tmp_path, data.draw)
