@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,12 @@ CF_ROLES = {"time": ("time", "T"), "level": ("vertical", "Z"), "lat": ("latitude
 _LEVEL_IN_NAME = re.compile(r"(\d{2,4})$")
 
 
-# What the NetCDF backends raise on damaged bytes besides OSError / ValueError: the scipy
-# backend a TypeError or a KeyError from its file cache, netCDF4 a RuntimeError from the C
-# library, the CF decoders an IndexError or OverflowError on garbage coordinate values.
-_DECODE_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, IndexError, OverflowError)
+# What the NetCDF backends raise on damaged bytes is open-ended: OSError / ValueError, the
+# scipy backend a TypeError or a KeyError from its file cache, netCDF4 a RuntimeError from
+# the C library, the CF decoders an IndexError, OverflowError or LookupError (a damaged
+# "_Encoding" attribute), a damaged dimension length a MemoryError. Only the backends' own
+# decoding runs inside these handlers, so whatever they raise is the file's fault.
+_DECODE_ERRORS = (Exception,)
 
 
 def _expver_codes(values, where) -> list[int]:
@@ -81,11 +84,15 @@ def open_netcdf_or_zip(path: Path):
     if not path.exists():
         raise InputError(f"{path}: reanalysis file not found")
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.lower().endswith((".nc", ".nc4", ".netcdf"))]
-            if not members:
-                raise InputError(f"{path}: the ZIP holds no NetCDF file (members: {archive.namelist()[:10]})")
-            parts = [_open_bytes(archive.read(m), f"{path}:{m}") for m in members]
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if m.lower().endswith((".nc", ".nc4", ".netcdf"))]
+                if not members:
+                    raise InputError(f"{path}: the ZIP holds no NetCDF file (members: {archive.namelist()[:10]})")
+                contents = {m: archive.read(m) for m in members}
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError) as error:
+            raise InputError(f"{path}: a damaged ZIP archive ({error})") from None
+        parts = [_open_bytes(content, f"{path}:{m}") for m, content in contents.items()]
         try:
             return xr.merge(parts, compat="no_conflicts", join="outer")
         except (ValueError, xr.MergeError) as error:
