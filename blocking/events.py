@@ -30,6 +30,8 @@ __all__ = [
     "box_index",
     "box_mask",
     "find_events",
+    "interpolate_lat",
+    "lon_in_range",
     "percentile_of_threshold",
     "resolve_threshold",
     "run_events",
@@ -53,7 +55,7 @@ CATALOGUE_COLUMNS = (
 )
 
 
-def _lon_in_range(lon: np.ndarray, west: float, east: float) -> np.ndarray:
+def lon_in_range(lon: np.ndarray, west: float, east: float) -> np.ndarray:
     """Longitudes within [west, east] going east, whatever the grid's convention (0–360 or ±180)."""
     width = 360.0 if east - west >= 360.0 else (east - west) % 360.0
     return ((np.asarray(lon, dtype=np.float64) - west) % 360.0) <= width + 1e-9
@@ -70,7 +72,7 @@ def box_mask(lat: np.ndarray, lon: np.ndarray, box) -> tuple[np.ndarray, np.ndar
     """
     south, north, west, east = box
     lat_in = (np.asarray(lat) >= south - 1e-9) & (np.asarray(lat) <= north + 1e-9)
-    lon_in = _lon_in_range(lon, west, east)
+    lon_in = lon_in_range(lon, west, east)
     if not lat_in.any() or not lon_in.any():
         raise InputError(
             f"the box {south:g}-{north:g}N, {west:g}-{east:g}E holds no grid point (latitudes "
@@ -187,7 +189,7 @@ def find_events(index: np.ndarray, threshold_m: float, segment_start: np.ndarray
     )
 
 
-def _interpolate_lat(z: np.ndarray, lat: np.ndarray, targets) -> np.ndarray:
+def interpolate_lat(z: np.ndarray, lat: np.ndarray, targets) -> np.ndarray:
     """Z linearly interpolated in latitude, ``(..., lat, lon)`` → ``(..., target, lon)``."""
     order = np.argsort(lat)
     lat_sorted = np.asarray(lat, dtype=np.float64)[order]
@@ -220,7 +222,7 @@ def tibaldi_molteni(
     blocked = None
     for shift in (-delta_deg, 0.0, delta_deg):
         north, centre, south = central_lat + 20.0 + shift, central_lat + shift, central_lat - 20.0 + shift
-        z = _interpolate_lat(z500, lat, (north, centre, south))
+        z = interpolate_lat(z500, lat, (north, centre, south))
         ghgs = (z[..., 1, :] - z[..., 2, :]) / (centre - south)
         ghgn = (z[..., 0, :] - z[..., 1, :]) / (north - centre)
         now = (ghgs > 0.0) & (ghgn < gradient_m_per_deg)
@@ -268,7 +270,7 @@ def blocking_frequency(
     weights = np.cos(np.radians(fields.lat[lat_in]))
     rows = (zprime500[..., lat_in, :] * weights[:, None]).sum(axis=-2) / weights.sum()  # (member, time, lon)
     shifted = np.stack(
-        [rows[..., _lon_in_range(fields.lon, lon - half_width, lon + half_width)].mean(axis=-1) for lon in fields.lon],
+        [rows[..., lon_in_range(fields.lon, lon - half_width, lon + half_width)].mean(axis=-1) for lon in fields.lon],
         axis=-1,
     )
     above = shifted >= threshold_m
@@ -295,7 +297,7 @@ def event_centroids(fields: AnomalyFields, events: EventTable, box, window_deg=(
     centre_lat = 0.5 * (south + north)
     centre_lon = west + ((east - west) % 360.0) / 2.0
     lat_near = np.abs(fields.lat - centre_lat) <= window_deg[0]
-    lon_near = _lon_in_range(fields.lon, centre_lon - window_deg[1], centre_lon + window_deg[1])
+    lon_near = lon_in_range(fields.lon, centre_lon - window_deg[1], centre_lon + window_deg[1])
     lat = fields.lat[lat_near]
     angle = np.radians(fields.lon[lon_near])
     out = np.full((len(events), 2), np.nan)

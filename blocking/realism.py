@@ -30,12 +30,12 @@ import numpy as np
 
 from blocking.anomalies import AnomalyFields, qg3_fields
 from blocking.events import (
-    _interpolate_lat,
-    _lon_in_range,
     blocking_frequency,
     box_index,
     box_mask,
     find_events,
+    interpolate_lat,
+    lon_in_range,
     percentile_of_threshold,
 )
 from blocking.realism_config import RealismConfig
@@ -63,7 +63,7 @@ def reversal_blocking(z500: np.ndarray, lat: np.ndarray, north: float = 65.0, so
     Raises:
         InputError: a latitude outside the grid.
     """
-    z = _interpolate_lat(np.asarray(z500, dtype=np.float64), lat, (north, south))
+    z = interpolate_lat(np.asarray(z500, dtype=np.float64), lat, (north, south))
     return z[..., 0, :] > z[..., 1, :]
 
 
@@ -177,7 +177,7 @@ def _on_reference_grid(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, ref_
 
 def _largest(frequency: np.ndarray, lon: np.ndarray, west: float, east: float) -> tuple[float, float]:
     """The largest frequency over longitudes west…east and its longitude in −180…180 degrees east."""
-    inside = np.flatnonzero(_lon_in_range(lon, west, east))
+    inside = np.flatnonzero(lon_in_range(lon, west, east))
     best = inside[int(np.argmax(frequency[inside]))]
     return float(frequency[best]), float((lon[best] + 180.0) % 360.0 - 180.0)
 

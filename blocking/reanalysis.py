@@ -58,8 +58,8 @@ _LEVEL_IN_NAME = re.compile(r"(\d{2,4})$")
 # scipy backend a TypeError or a KeyError from its file cache, netCDF4 a RuntimeError from
 # the C library, the CF decoders an IndexError, OverflowError or LookupError (a damaged
 # "_Encoding" attribute), a damaged dimension length a MemoryError. Only the backends' own
-# decoding runs inside these handlers, so whatever they raise is the file's fault.
-_DECODE_ERRORS = (Exception,)
+# decoding runs inside the two handlers that catch Exception below, so whatever they raise
+# is the file's fault.
 
 
 def _expver_codes(values, where) -> list[int]:
@@ -99,7 +99,7 @@ def open_netcdf_or_zip(path: Path):
             raise InputError(f"{path}: the NetCDF files in the ZIP do not fit together ({error})") from None
     try:
         return xr.open_dataset(path).load()
-    except _DECODE_ERRORS as error:
+    except Exception as error:  # see the comment above open_netcdf_or_zip
         raise InputError(f"{path}: not a readable NetCDF file ({error})") from None
 
 
@@ -110,7 +110,7 @@ def _open_bytes(content: bytes, where: str):
     try:
         handle = netCDF4.Dataset("inmemory.nc", memory=content)
         return xr.open_dataset(xr.backends.NetCDF4DataStore(handle)).load()
-    except _DECODE_ERRORS as error:
+    except Exception as error:  # see the comment above open_netcdf_or_zip
         raise InputError(f"{where}: not a readable NetCDF file ({error})") from None
 
 
