@@ -297,7 +297,10 @@ def qg3_fields(path: Path, config: IndexConfig) -> AnomalyFields:
 
     Z is computed from ``psi (member, time, level, lat, lon)`` with the Coriolis choice of
     ``config``; a file with only ``z500`` is converted to that choice using the f0 its
-    attributes name (then only the 500 hPa level is available).
+    attributes name (then only the 500 hPa level is available). A model run's anomaly is
+    taken per member (its time mean), so the file is read one member at a time: the peak
+    memory is Z′ and Z500 of the whole run plus one member's fields, not several copies of
+    the run (a 274-year run's ψ alone is 7 GB).
 
     Raises:
         InputError: missing variables, non-daily or unsorted times, NaNs.
@@ -311,7 +314,11 @@ def qg3_fields(path: Path, config: IndexConfig) -> AnomalyFields:
             variable = variable.transpose("member", "time", "level", "lat", "lon")
             levels = variable["level"].to_numpy().astype(np.float64)
             lat = variable["lat"].to_numpy().astype(np.float64)
-            z = geopotential_height(variable.to_numpy(), lat, config.coriolis, config.f0_latitude)
+
+            def member_z(m: int) -> np.ndarray:
+                psi = variable.isel(member=m).to_numpy()  # one member: xarray caches no whole-run copy
+                return geopotential_height(psi, lat, config.coriolis, config.f0_latitude)
+
         elif "z500" in data:
             variable = data["z500"]
             if "member" not in variable.dims:
@@ -319,50 +326,81 @@ def qg3_fields(path: Path, config: IndexConfig) -> AnomalyFields:
             variable = variable.transpose("member", "time", "lat", "lon")
             lat = variable["lat"].to_numpy().astype(np.float64)
             kind, f0 = _stored_coriolis(variable, path)
-            stored = variable.to_numpy().astype(np.float64)
-            psi = stored * GRAVITY / (f0 if kind == "reference" else coriolis_parameter(lat)[:, None])
-            z = geopotential_height(psi, lat, config.coriolis, config.f0_latitude)[:, :, None]
             levels = np.array([500.0])
+
+            def member_z(m: int) -> np.ndarray:
+                stored = variable.isel(member=m).to_numpy().astype(np.float64)
+                psi = stored * GRAVITY / (f0 if kind == "reference" else coriolis_parameter(lat)[:, None])
+                return geopotential_height(psi, lat, config.coriolis, config.f0_latitude)[:, None]
+
         else:
             raise InputError(
                 f"{path}: neither 'psi' nor 'z500' found (variables {sorted(data.data_vars)}); "
                 "expected the output.nc of blocking simulate"
             )
         time = data["time"].to_numpy().astype(np.float64)
-        members = data["member"].to_numpy() if "member" in data.coords else np.arange(z.shape[0])
+        count = variable.sizes["member"]
+        members = data["member"].to_numpy() if "member" in data.coords else np.arange(count)
         lon = variable["lon"].to_numpy().astype(np.float64)
-    bad = int(z.size - np.count_nonzero(np.isfinite(z)))
-    if bad:
-        raise InputError(f"{path}: {bad} NaN or infinite values in the fields (a diverged run?)")
-    return _finish(
-        z,
-        time,
-        lat,
-        lon,
-        levels,
-        members,
-        config,
-        dated=False,
-        attrs={"source": str(path), "grid_nlat": int(lat.size), **_f0_description(config.coriolis, config.f0_latitude)},
+        time, keep = _skip_and_check_time(time, config)
+        level500 = _level500(levels)
+        zprime = z500 = None
+        described: dict = {}
+        for m in range(count):
+            z = member_z(m)[keep][None]  # (1, time, level, lat, lon)
+            bad = int(z.size - np.count_nonzero(np.isfinite(z)))
+            if bad:
+                raise InputError(
+                    f"{path}: {bad} NaN or infinite values in the fields of member {members[m]} (a diverged run?)"
+                )
+            anomaly, described = make_anomalies(z, time, config, dated=False)
+            if zprime is None:
+                zprime = np.empty((count,) + anomaly.shape[1:])
+                z500 = np.empty((count,) + anomaly.shape[1:2] + anomaly.shape[3:])
+            zprime[m] = anomaly[0]
+            z500[m] = z[0, :, level500]
+    attrs = {"source": str(path), "grid_nlat": int(lat.size), **_f0_description(config.coriolis, config.f0_latitude)}
+    return AnomalyFields(
+        zprime=zprime,
+        z500=z500,
+        lat=np.asarray(lat),
+        lon=np.asarray(lon),
+        levels_hpa=np.asarray(levels, dtype=np.float64),
+        time=np.asarray(time),
+        members=np.asarray(members),
+        segment_start=segment_starts(time),
+        attrs={**attrs, **described},
     )
 
 
-def _finish(z, time, lat, lon, levels, members, config: IndexConfig, dated: bool, attrs: dict) -> AnomalyFields:
-    if config.skip_days:
-        if config.skip_days >= z.shape[1]:
-            raise InputError(f"skip_days {config.skip_days} drops all {z.shape[1]} days of the input")
-        z, time = z[:, config.skip_days :], time[config.skip_days :]
+def _skip_and_check_time(time: np.ndarray, config: IndexConfig) -> tuple[np.ndarray, slice]:
+    """The times after ``config.skip_days`` and the slice that keeps them; unsorted times refused."""
+    if config.skip_days and config.skip_days >= time.shape[0]:
+        raise InputError(f"skip_days {config.skip_days} drops all {time.shape[0]} days of the input")
+    keep = slice(config.skip_days, None)
+    time = time[keep]
     order = np.argsort(time, kind="stable")
     if np.any(order != np.arange(order.size)):
         raise InputError("the times of the input are not sorted; sort them (e.g. xarray sortby('time'))")
-    starts = segment_starts(time)
-    zprime, described = make_anomalies(z, time, config, dated)
+    return time, keep
+
+
+def _level500(levels: np.ndarray) -> int:
     level500 = np.flatnonzero(np.isclose(levels, 500.0))
     if not level500.size:
         raise InputError(f"the input holds no 500 hPa level (levels {list(levels)}); the index needs Z500")
+    return int(level500[0])
+
+
+def _finish(z, time, lat, lon, levels, members, config: IndexConfig, dated: bool, attrs: dict) -> AnomalyFields:
+    time, keep = _skip_and_check_time(time, config)
+    z = z[:, keep]
+    starts = segment_starts(time)
+    zprime, described = make_anomalies(z, time, config, dated)
+    level500 = _level500(levels)
     return AnomalyFields(
         zprime=zprime,
-        z500=z[:, :, int(level500[0])],
+        z500=z[:, :, level500],
         lat=np.asarray(lat),
         lon=np.asarray(lon),
         levels_hpa=np.asarray(levels, dtype=np.float64),

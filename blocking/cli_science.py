@@ -1,4 +1,4 @@
-"""``sparseworks blocking events | dataset | train | explain | sparse-model | transfer | era5-request``.
+"""``sparseworks blocking events | dataset | train | learning-curve | explain | sparse-model | transfer | era5-request``.
 
 The blocking-science commands (Zhang, Finkel, Abbot, Gerber & Weare 2024): each is its
 config (:mod:`blocking.config`) and one library function; the bodies here only call it
@@ -25,6 +25,7 @@ from blocking.config import (
     Era5RequestConfig,
     EventsConfig,
     ExplainConfig,
+    LearningCurveConfig,
     SparseModelConfig,
     TrainConfig,
     TransferConfig,
@@ -135,6 +136,32 @@ def register(app: typer.Typer) -> None:
             f"BSS {metrics['test_bss']:.3f}; {metrics['samples']['test']} test samples"
         )
         return metrics, summary
+
+    @config_command(app, LearningCurveConfig, app_name=APP_NAME, device="cpu")
+    def learning_curve(config: LearningCurveConfig, run: Run) -> tuple[dict, str]:
+        """Test precision, recall and F1 of the CNN against training days (the first N days of the training split).
+
+        Each point trains --seeds networks on the first N training days (standardised with
+        their own statistics) and tests them on the whole test split, beside the
+        climatology and index-logistic baselines fitted on the same days. Writes
+        learning_curve.csv, learning_curve.png (with the authors' points at D = 5) and
+        days-<N>/ per point.
+
+        Examples:
+
+          sparseworks blocking learning-curve --dataset runs/dataset/dataset.nc --train-days 1000,10000,100000 --seeds 3 --out runs/curve
+
+          sparseworks blocking learning-curve --dataset runs/dataset/dataset.nc --train-days 500,2000 --channels 8,16,16 --dense 16 --epochs 10
+        """
+        from blocking.learning_curve import run_learning_curve
+
+        metrics = run_learning_curve(config, run.folder, device=run.device, progress=run.progress)
+        parts = [
+            f"{p['train_days']} days: F1 {p['cnn_f1']['mean']:.3f} ± {p['cnn_f1']['std']:.3f} "
+            f"(logistic {p['logistic_f1']['value']:.3f})"
+            for p in metrics["points"]
+        ]
+        return metrics, "; ".join(parts) + f"; {metrics['test_samples']} test samples"
 
     @config_command(app, ExplainConfig, app_name=APP_NAME, device="cpu")
     def explain(config: ExplainConfig, run: Run) -> tuple[dict, str]:

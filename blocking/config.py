@@ -26,7 +26,9 @@ __all__ = [
     "Era5RequestConfig",
     "EventsConfig",
     "ExplainConfig",
+    "FitConfig",
     "IndexConfig",
+    "LearningCurveConfig",
     "ReanalysisConfig",
     "SparseModelConfig",
     "SplitConfig",
@@ -263,8 +265,8 @@ class CNNConfig:
 
 
 @config
-class TrainConfig:
-    """What ``blocking train`` fits: the CNN on a dataset, with baselines and bootstrap CIs.
+class FitConfig:
+    """How ``blocking train`` and ``blocking learning-curve`` fit the CNN, test it and compare baselines.
 
     Attributes:
         dataset: dataset.nc or dataset.npz written by blocking dataset.
@@ -292,6 +294,40 @@ class TrainConfig:
     seeds: int = setting(1, ge=1)
     bootstrap: int = setting(1000, ge=0)
     seed: int = 0
+
+
+@config
+class TrainConfig(FitConfig):
+    """What ``blocking train`` fits: the CNN on a dataset, with baselines and bootstrap CIs.
+
+    Attributes:
+        train_days: train on the first N days of the training split only (member by member,
+            in time order), standardised with their own statistics (default: all of it).
+    """
+
+    train_days: int | None = setting(None, ge=1)
+
+
+@config
+class LearningCurveConfig:
+    """What ``blocking learning-curve`` measures: the CNN's test skill against the days it trained on.
+
+    Attributes:
+        fit: the training of every point (dataset, network, epochs, seeds, bootstrap).
+        train_days: training days of the points, the first N days of the training split each
+            (the authors' 1,000, 10,000 and 100,000).
+    """
+
+    fit: FitConfig = setting(factory=FitConfig)
+    train_days: tuple[int, ...] = setting((1000, 10000, 100000), ge=1)
+
+    def __post_init__(self) -> None:
+        if not self.train_days:
+            raise ConfigError("LearningCurveConfig.train_days: give at least one number of days", field="train_days")
+        if list(self.train_days) != sorted(set(self.train_days)):
+            raise ConfigError(
+                f"LearningCurveConfig.train_days must increase, got {list(self.train_days)}", field="train_days"
+            )
 
 
 @config

@@ -92,6 +92,59 @@ class BlockingDataset:
         """Indices of the labelled samples of ``split`` ("train", "validation" or "test")."""
         return np.flatnonzero((self.split == SPLITS.index(split)) & (self.labels(persistence_days) >= 0))
 
+    def _training_days_per_block(self) -> np.ndarray:
+        """Training days of each (member, time block), ``(member, block)``; 0 for other splits."""
+        if "block_split" not in self.attrs or "member_days" not in self.attrs:
+            raise InputError(
+                "the dataset does not record its split layout (block_split, member_days); "
+                "build it again with blocking dataset"
+            )
+        block_split = np.asarray(json.loads(str(self.attrs["block_split"])), dtype=np.int64)
+        member_days, block_days = int(self.attrs["member_days"]), int(self.attrs["block_days"])
+        lengths = np.minimum(block_days, member_days - block_days * np.arange(block_split.shape[1]))
+        return np.where(block_split == TRAIN, lengths[None, :], 0)
+
+    def training_day(self) -> np.ndarray:
+        """Position of each sample's onset among the training days, ``(sample,)``; −1 off the training split.
+
+        Training days are counted member by member and, within a member, in time order over
+        its training blocks (a learning curve's "first N days of training data").
+
+        Raises:
+            InputError: the dataset does not record its split layout (written before it was).
+        """
+        training = self._training_days_per_block()
+        before = (np.cumsum(training.ravel()) - training.ravel()).reshape(training.shape)
+        numbers = np.asarray(json.loads(str(self.attrs.get("members", "[]"))), dtype=np.int64)
+        member = np.searchsorted(numbers, self.member) if numbers.size > 1 else np.zeros(len(self), dtype=np.int64)
+        block_days = int(self.attrs["block_days"])
+        chosen = self.split == TRAIN
+        position = np.full(len(self), -1, dtype=np.int64)
+        position[chosen] = before[member[chosen], self.onset[chosen] // block_days] + self.onset[chosen] % block_days
+        return position
+
+    def first_training_days(self, days: int) -> tuple[BlockingDataset, int]:
+        """The dataset with training samples only from the first ``days`` training days.
+
+        The other training samples are dropped (split −1) and the inputs standardised again
+        with the statistics of the kept training samples only (a point of a learning curve:
+        Zhang et al. 2024, Fig. 4, train on 10^3 … 10^5 days and test on the same test split).
+
+        Returns:
+            ``(dataset, the training days used: min(days, the training days there are))``.
+
+        Raises:
+            InputError: no training sample in the first ``days`` days, or no split layout.
+        """
+        position = self.training_day()
+        available = int(self._training_days_per_block().sum())
+        split = np.where((self.split == TRAIN) & (position >= days), DROPPED, self.split).astype(np.int8)
+        kept = split == TRAIN
+        if not kept.any():
+            raise InputError(f"no training sample in the first {days} training days")
+        inputs, mean, std = standardise(self.raw_inputs(), kept)
+        return replace(self, inputs=inputs, mean=mean, std=std, split=split), min(days, available)
+
     def raw_inputs(self, indices=None) -> np.ndarray:
         """Z′ in metres (undoing the standardisation), ``(sample, level, lat, lon)``."""
         chosen = self.inputs if indices is None else self.inputs[indices]
@@ -193,7 +246,7 @@ def build_dataset(
     events = find_events(index, threshold, fields.segment_start)
     if len(events) == 0:
         raise InputError(f"no blocking onset with threshold {threshold:.1f} m in {index.size} days")
-    split, _ = assign_splits(events, index.shape[1], index.shape[0], config.split, rng)
+    split, block_split = assign_splits(events, index.shape[1], index.shape[0], config.split, rng)
     labels = events.persistent(config.persistence_days)
     keep = (split >= 0) & (labels >= 0)
     events_kept = _take(events, keep)
@@ -213,6 +266,9 @@ def build_dataset(
         box=json.dumps(list(config.index.box)),
         split_by=config.split.by,
         block_days=config.split.block_days,
+        member_days=int(index.shape[1]),
+        members=json.dumps(np.asarray(fields.members).tolist()),
+        block_split=json.dumps(block_split.tolist()),
         grid_nlat=int(fields.attrs.get("grid_nlat", fields.lat.size)),
     )
     dataset = BlockingDataset(

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from blocking.cnn import BlockingCNN, count_parameters, initialise
-from blocking.config import CNNConfig, TrainConfig
+from blocking.config import CNNConfig, FitConfig, TrainConfig
 from blocking.dataset import BlockingDataset, load_dataset
 from blocking.metrics import METRICS, climatology_baseline, evaluate, logistic_baseline, prior_correction
 from sparse_core.infra.errors import InputError
@@ -37,6 +37,7 @@ __all__ = [
     "predict_probability",
     "run_train",
     "save_model",
+    "train_and_test",
     "train_network",
 ]
 
@@ -284,17 +285,37 @@ def run_train(config: TrainConfig, folder: Path, device: torch.device | str = "c
         (first seed: each of precision, recall, f1, roc_auc, brier_skill_score with ``value``
         and bootstrap ``ci_low`` / ``ci_high``), ``cnn_seeds`` (mean and std over seeds),
         ``climatology`` and ``logistic`` baselines (same form), ``samples`` per split,
-        ``base_rate``, ``parameters``, ``epochs_run``, ``train_seconds``.
+        ``base_rate``, ``parameters``, ``epochs_run``, ``train_seconds``, ``training_days``
+        (``config.train_days`` capped at the training days there are; None: all).
     """
+    dataset = load_dataset(config.dataset)
+    training_days = None
+    if config.train_days is not None:
+        dataset, training_days = dataset.first_training_days(config.train_days)
+    return {**train_and_test(dataset, config, folder, device, progress), "training_days": training_days}
+
+
+def train_and_test(
+    dataset: BlockingDataset,
+    config: FitConfig,
+    folder: Path,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> dict:
+    """:func:`run_train` on a dataset in memory (``config.dataset`` only names it in errors)."""
     folder = Path(folder)
     device = torch.device(device)
-    dataset = load_dataset(config.dataset)
     days = config.persistence_days
     splits = {name: dataset.select(name, days) for name in ("train", "validation", "test")}
     for name, chosen in splits.items():
         if chosen.size == 0:
             raise InputError(f"{config.dataset}: the {name} split holds no labelled sample")
     labels = dataset.labels(days)
+    if np.unique(labels[splits["train"]]).size < 2:
+        raise InputError(
+            f"{config.dataset}: the training split holds only one class "
+            f"({splits['train'].size} samples); use more training days or another D"
+        )
     train_labels, test_labels = labels[splits["train"]], labels[splits["test"]]
     base_rate = float(train_labels.mean())
     settings = FitSettings(config.epochs, config.batch_size, config.learning_rate, config.imbalance, config.patience)

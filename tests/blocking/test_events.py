@@ -205,6 +205,26 @@ def test_stored_z500_is_converted_with_the_f0_its_attributes_name(tmp_path):
         qg3_fields(tmp_path / "unknown.nc", config)
 
 
+def test_a_run_read_member_by_member_equals_the_whole_array_path(tmp_path):
+    """qg3_fields reads one member at a time; Z' and Z500 equal the anomalies of the whole array."""
+    from blocking.anomalies import geopotential_height, make_anomalies
+
+    path = tmp_path / "output.nc"
+    synthetic_qg3_file(path, days=60, members=3, seed=4)
+    config = IndexConfig(skip_days=5)
+    fields = qg3_fields(path, config)
+    with xr.open_dataset(path) as data:
+        psi = data["psi"].transpose("member", "time", "level", "lat", "lon").to_numpy()
+        lat = data["lat"].to_numpy()
+    z = geopotential_height(psi, lat)[:, 5:]
+    zprime, _ = make_anomalies(z, fields.time, config, dated=False)
+    np.testing.assert_array_equal(fields.zprime, zprime)
+    np.testing.assert_array_equal(fields.z500, z[:, :, 1])
+    assert fields.zprime.shape == (3, 55, 3, lat.size, fields.lon.size)
+    with pytest.raises(InputError, match="skip_days 60 drops all 60 days"):
+        qg3_fields(path, IndexConfig(skip_days=60))
+
+
 def test_meaningless_index_settings_are_refused():
     with pytest.raises(ConfigError) as error:
         IndexConfig(box=(64.0, 60.0, 0.0, 4.0))

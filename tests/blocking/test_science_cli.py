@@ -19,7 +19,7 @@ from blocking.cli_science import register
 from blocking.synthetic import synthetic_qg3_file
 from sparse_core.infra.clikit import command_options
 
-COMMANDS = {"events", "dataset", "train", "explain", "sparse-model", "transfer", "era5-request"}
+COMMANDS = {"events", "dataset", "train", "learning-curve", "explain", "sparse-model", "transfer", "era5-request"}
 TINY_CNN = ["--channels", "4,8,8", "--dense", "8"]
 SPLIT = ["--split-block-days", "30", "--split-train-fraction", "0.6", "--split-validation-fraction", "0.15"]
 
@@ -203,6 +203,9 @@ def test_events_replays_from_its_config(runs, tmp_path):
         (["explain", "--region-threshold", "1"], "--region-threshold"),
         (["sparse-model", "--dataset", "d.nc"], "--boxes"),
         (["transfer", "--folds", "1"], "--folds"),
+        (["learning-curve", "--train-days", "1000,100"], "--train-days"),
+        (["learning-curve", "--train-days", "0"], "--train-days"),
+        (["train", "--train-days", "0"], "--train-days"),
         (["era5-request", "--first-year", "2000", "--last-year", "1990"], "--first-year"),
     ],
 )

@@ -81,3 +81,59 @@ def test_model_and_dataset_files_are_checked(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
     with pytest.raises(InputError, match="not a blocking dataset"):
         run_train(TrainConfig(dataset=tmp_path / "other.npz"), tmp_path)
+
+
+def test_first_training_days_count_member_by_member_over_training_blocks(tmp_path):
+    """Positions run over the training blocks of member 0, then member 1; the subset is standardised anew."""
+    from blocking.dataset import TRAIN, load_dataset
+
+    synthetic_qg3_file(tmp_path / "output.nc", days=400, members=3, seed=5)
+    config = DatasetConfig(inputs=(str(tmp_path / "output.nc"),), split=SplitConfig(block_days=50))
+    run_dataset(config, tmp_path)
+    dataset = load_dataset(tmp_path / "dataset.nc")
+    assert dataset.attrs["member_days"] == 400 and json.loads(dataset.attrs["members"]) == [0, 1, 2]
+    blocks = np.asarray(json.loads(dataset.attrs["block_split"]))
+    assert blocks.shape == (3, 8) and (blocks[:, :6] == TRAIN).all() and (blocks[:, 6:] != TRAIN).all()
+    position = dataset.training_day()
+    train = dataset.split == TRAIN
+    # 6 training blocks of 50 days per member: member m's training days are m*300 ... m*300+299
+    np.testing.assert_array_equal(position[train], dataset.member[train] * 300 + dataset.onset[train])
+    assert (position[~train] == -1).all()
+    subset, used = dataset.first_training_days(450)
+    assert used == 450
+    kept = subset.split == TRAIN
+    np.testing.assert_array_equal(np.flatnonzero(kept), np.flatnonzero(train & (position < 450)))
+    assert ((subset.split == -1) == (train & (position >= 450))).all()
+    np.testing.assert_array_equal(subset.split[~train], dataset.split[~train])  # validation, test untouched
+    np.testing.assert_allclose(subset.raw_inputs(), dataset.raw_inputs(), atol=1e-3)  # same Z'
+    np.testing.assert_allclose(subset.inputs[kept].mean(axis=0), 0.0, atol=1e-5)  # the subset's own statistics
+    assert dataset.first_training_days(10**6)[1] == 900
+    with pytest.raises(InputError, match="no training sample in the first 1 training days"):
+        dataset.first_training_days(1)
+
+
+def test_learning_curve_trains_each_point_on_its_days_and_tests_on_one_split(tmp_path):
+    from blocking.config import FitConfig, LearningCurveConfig
+    from blocking.learning_curve import run_learning_curve
+    from sparse_core.infra.errors import ConfigError
+
+    synthetic_qg3_file(tmp_path / "output.nc", days=900, members=2, seed=6)
+    run_dataset(DatasetConfig(inputs=(str(tmp_path / "output.nc"),), split=SplitConfig(block_days=30)), tmp_path)
+    fit = FitConfig(dataset=tmp_path / "dataset.nc", cnn=SMALL, epochs=2, bootstrap=10, seed=3)
+    metrics = run_learning_curve(LearningCurveConfig(fit=fit, train_days=(300, 100000)), tmp_path / "curve")
+    small, full = metrics["points"]
+    assert small["train_days"] == 300 and full["train_days"] == 2 * 720  # 24 of 30 blocks train, 2 members
+    assert small["samples"]["train"] < full["samples"]["train"]
+    assert small["samples"]["test"] == full["samples"]["test"] == metrics["test_samples"]
+    assert small["samples"]["validation"] == full["samples"]["validation"]
+    direct = run_train(
+        TrainConfig(dataset=tmp_path / "dataset.nc", cnn=SMALL, epochs=2, bootstrap=10, seed=3), tmp_path
+    )
+    assert full["cnn_f1"]["first_seed"] == direct["cnn"]["f1"]["value"]  # all days = plain training
+    assert full["logistic_f1"]["value"] == direct["logistic"]["f1"]["value"]
+    lines = (tmp_path / "curve" / "learning_curve.csv").read_text().splitlines()
+    assert lines[0].startswith("train_days,train_samples,base_rate,cnn_precision_mean") and len(lines) == 3
+    assert (tmp_path / "curve" / "learning_curve.png").stat().st_size > 0
+    assert (tmp_path / "curve" / "days-300" / "model.pt").exists()
+    with pytest.raises(ConfigError, match="must increase"):
+        LearningCurveConfig(fit=fit, train_days=(1000, 100))
