@@ -101,8 +101,7 @@ class BlockingDataset:
             )
         block_split = np.asarray(json.loads(str(self.attrs["block_split"])), dtype=np.int64)
         member_days, block_days = int(self.attrs["member_days"]), int(self.attrs["block_days"])
-        lengths = np.minimum(block_days, member_days - block_days * np.arange(block_split.shape[1]))
-        return np.where(block_split == TRAIN, lengths[None, :], 0)
+        return np.where(block_split == TRAIN, block_lengths(member_days, block_days)[None, :], 0)
 
     def training_day(self) -> np.ndarray:
         """Position of each sample's onset among the training days, ``(sample,)``; −1 off the training split.
@@ -117,10 +116,12 @@ class BlockingDataset:
         before = (np.cumsum(training.ravel()) - training.ravel()).reshape(training.shape)
         numbers = np.asarray(json.loads(str(self.attrs.get("members", "[]"))), dtype=np.int64)
         member = np.searchsorted(numbers, self.member) if numbers.size > 1 else np.zeros(len(self), dtype=np.int64)
-        block_days = int(self.attrs["block_days"])
+        member_days, block_days = int(self.attrs["member_days"]), int(self.attrs["block_days"])
         chosen = self.split == TRAIN
+        onset = self.onset[chosen]
+        block = block_of(onset, member_days, block_days)
         position = np.full(len(self), -1, dtype=np.int64)
-        position[chosen] = before[member[chosen], self.onset[chosen] // block_days] + self.onset[chosen] % block_days
+        position[chosen] = before[member[chosen], block] + onset - block * block_days
         return position
 
     def first_training_days(self, days: int) -> tuple[BlockingDataset, int]:
@@ -171,12 +172,30 @@ def standardise(values: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.n
     return ((values - mean) / std).astype(np.float32), mean, std
 
 
+def block_count(days: int, block_days: int) -> int:
+    """Time blocks of ``days`` days: whole blocks, the remainder joining the last one (at least 1)."""
+    return max(1, days // block_days)
+
+
+def block_of(day, days: int, block_days: int):
+    """The block of day index ``day`` (array or int) under :func:`block_count`."""
+    return np.minimum(np.asarray(day) // block_days, block_count(days, block_days) - 1)
+
+
+def block_lengths(days: int, block_days: int) -> np.ndarray:
+    """Days in each block, ``(block,)``: ``block_days`` each, the last one holding the remainder too."""
+    lengths = np.full(block_count(days, block_days), block_days, dtype=np.int64)
+    lengths[-1] = days - block_days * (lengths.size - 1)
+    return lengths
+
+
 def assign_splits(
     events: EventTable, days: int, members: int, config: SplitConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """The split of each event, and of each (member, block).
 
-    Time blocks are ``block_days`` consecutive days of one member. With ``by="time"`` each
+    Time blocks are ``block_days`` consecutive days of one member (a shorter remainder at
+    the end joins the last block, so no split is left with a sliver of days). With ``by="time"`` each
     member's blocks go, in time order (or shuffled with ``shuffle_blocks``), to train,
     validation and test by the fractions; with ``by="member"`` whole members do. An event
     whose first and last days lie in blocks of different splits is dropped (−1).
@@ -187,7 +206,7 @@ def assign_splits(
     Raises:
         InputError: a split would be empty (too few blocks or members).
     """
-    blocks = -(-days // config.block_days)
+    blocks = block_count(days, config.block_days)
     fractions = (config.train_fraction, config.validation_fraction)
     if config.by == "member":
         if members < 3:
@@ -214,8 +233,8 @@ def assign_splits(
                 f"the {SPLITS[split]} split is empty ({members} members x {blocks} blocks); "
                 "use more data, a shorter block_days or other fractions"
             )
-    first = block_split[events.member, events.onset // config.block_days]
-    last = block_split[events.member, events.end // config.block_days]
+    first = block_split[events.member, block_of(events.onset, days, config.block_days)]
+    last = block_split[events.member, block_of(events.end, days, config.block_days)]
     return np.where(first == last, first, DROPPED), block_split
 
 

@@ -154,3 +154,13 @@ def test_split_settings_are_checked():
     assert error.value.field == "validation_fraction"
     with pytest.raises(InputError, match="too few"):
         build_dataset(make_fields(np.r_[0, 150.0, np.zeros(8)]), config(block_days=100), np.random.default_rng(0))
+
+
+def test_a_remainder_of_days_joins_the_last_block_instead_of_making_a_sliver():
+    """3,651 days in 365-day blocks: 10 blocks, the last of 366 days (a 1-day 11th block once left the test split empty)."""
+    from blocking.dataset import block_count, block_lengths, block_of
+
+    assert block_count(3651, 365) == 10 and block_count(100, 365) == 1
+    lengths = block_lengths(3651, 365)
+    assert lengths.sum() == 3651 and lengths[-1] == 366 and (lengths[:-1] == 365).all()
+    np.testing.assert_array_equal(block_of(np.array([0, 364, 365, 3284, 3285, 3650]), 3651, 365), [0, 0, 1, 8, 9, 9])
