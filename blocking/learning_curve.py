@@ -127,7 +127,8 @@ def plot_learning_curve(path: Path, points: list[dict], persistence_days: int) -
             axis.plot(list(AUTHORS), [v[name] for v in AUTHORS.values()], "kx", ms=8, label="Zhang et al. CNN")
         axis.set_xscale("log")
         axis.set_xlabel("training days")
-        axis.set_title(f"{name} of the persistent class (D = {persistence_days} days)", fontsize=10)
+        title = "F1" if name == "f1" else name
+        axis.set_title(f"{title} of the persistent class (D = {persistence_days} days)", fontsize=10)
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("test score (1)")
     axes[0].set_ylim(0.0, 1.0)
