@@ -19,6 +19,10 @@ traffic; measured in benchmarks/autoint_step.py):
   product ``A V`` itself (``baddbmm``);
 - the ReLU writes the heads side by side in the same pass, and the backward pass reads
   them back in the same way;
+- narrow heads (DeepCTR-Torch's 2 x 8) use a token layout instead: a row's heads side by
+  side are read as ``fields * heads`` tokens of one item, the heads kept apart by a ``-inf``
+  mask on the scores, so that each product has half as many items (for two heads) and the
+  projection, output and their gradients need no reordering copies;
 - the big scratch tensors (the projection and its gradient) are reused from step to step
   (:class:`ScratchBuffers`).
 
@@ -38,10 +42,16 @@ from torch.autograd.function import once_differentiable
 
 from recsys.config import AutoIntConfig
 
-#: Head blocks of at least this many columns get a matrix product each, written in place in
-#: head-major order; narrower ones are one product over all blocks and one copy into that
-#: order, which is faster at that width (benchmarks/autoint_step.py).
+#: Projection blocks (one per head and role, or per role in the token layout) of at least
+#: this many columns get a matrix product each, written in place in block-major order;
+#: narrower ones are one product over all blocks and one copy into that order, which is
+#: faster at that width (benchmarks/autoint_step.py).
 SPLIT_PRODUCT_SIZE = 16
+
+#: Heads narrower than this use the token layout (:class:`_InteractingFunction`): one batched
+#: item per row instead of one per (head, row), which is faster at that width
+#: (benchmarks/autoint_step.py).
+TOKEN_LAYOUT_SIZE = 16
 
 __all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer", "ScratchBuffers", "init_linear"]
 
@@ -121,6 +131,15 @@ class _InteractingFunction(torch.autograd.Function):
     3. ``Z = R + A V`` (Eqs. 6 and 8; the batched product adds onto ``R``) and
        ``out = relu(Z)`` with the heads side by side (Eq. 7).
 
+    Heads narrower than :data:`TOKEN_LAYOUT_SIZE` use the token layout instead: block ``i``
+    is ``x W_i^T`` with the heads side by side, so that a row's ``fields * heads`` vectors
+    of ``head_dim`` (tokens ``field * heads + head``) are one item of the batched products;
+    the scores between tokens of different heads are set to ``-inf`` before the softmax
+    (:func:`_head_mask`), so that their attention is exactly zero and every head attends over
+    its own fields only, as in Eq. 5. At that width the products are tiny and their number,
+    not their arithmetic, sets the time: half as many items (for two heads) and no copies
+    into and out of the head-major order.
+
     Backward, with ``G = dL/dout * (out > 0)``: ``dR = G``, ``dV = A^T G``,
     ``dS = A * (dA - rowsum(dA * A))`` for ``dA = G V^T`` (the softmax's Jacobian),
     ``dQ = dS K``, ``dK = dS^T Q``; then ``dx = sum_j dP_j W_j`` and ``dW_j = dP_j^T x``
@@ -135,22 +154,41 @@ class _InteractingFunction(torch.autograd.Function):
     def forward(ctx, x, weight, fields, heads, residual, buffers, keep):
         rows = x.shape[0]
         parts = 4 if residual else 3
-        head_dim = weight.shape[0] // (parts * heads)
+        width = weight.shape[0] // parts
+        head_dim = width // heads
         batch = rows // fields
-        projected = _project(x, weight, parts * heads, head_dim, buffers)
-        items = projected.view(parts, heads * batch, fields, head_dim)  # one item per (head, row)
-        attention = torch.softmax(torch.bmm(items[0], items[1].transpose(1, 2)), dim=-1)  # Eq. 5
-        summed = buffers.take(items[0].shape, x)
-        if residual:  # Eqs. 6 and 8: W_res e_m + sum_k alpha_{m,k} W_value e_k
-            torch.baddbmm(items[3], attention, items[2], out=summed)
+        by_token = head_dim < TOKEN_LAYOUT_SIZE
+        if by_token:  # one item per row: its fields * heads tokens, the heads kept apart by a mask
+            projected = _project(x, weight, parts, width, buffers)
+            items = projected.view(parts, batch, fields * heads, head_dim)
+        else:  # one item per (head, row)
+            projected = _project(x, weight, parts * heads, head_dim, buffers)
+            items = projected.view(parts, heads * batch, fields, head_dim)
+        mask = _head_mask(fields, heads, x) if by_token and heads > 1 else None
+        if mask is None:  # Eq. 5
+            scores = torch.bmm(items[0], items[1].transpose(1, 2))
+        else:  # Eq. 5 within each head, -inf between the tokens of different heads
+            scores = torch.baddbmm(mask, items[0], items[1].transpose(1, 2))
+        attention = torch.softmax(scores, dim=-1)
+        if by_token:  # the items are the output's rows already, heads side by side (Eq. 7)
+            out = x.new_empty(rows, width)
+            torch.bmm(attention, items[2], out=out.view(items[2].shape))  # Eq. 6
+            if residual:  # Eq. 8
+                out += projected[3]
+            out.clamp_min_(0)
         else:
-            torch.bmm(attention, items[2], out=summed)
-        out = x.new_empty(batch, fields, heads, head_dim)  # Eq. 7: heads side by side
-        torch.clamp_min(summed.view(heads, batch, fields, head_dim).permute(1, 2, 0, 3), 0, out=out)  # Eq. 8
-        buffers.give(summed)
-        out = out.view(rows, heads * head_dim)
+            summed = buffers.take(items[0].shape, x)
+            if residual:  # Eqs. 6 and 8: W_res e_m + sum_k alpha_{m,k} W_value e_k
+                torch.baddbmm(items[3], attention, items[2], out=summed)
+            else:
+                torch.bmm(attention, items[2], out=summed)
+            out = x.new_empty(batch, fields, heads, head_dim)  # Eq. 7: heads side by side
+            torch.clamp_min(summed.view(heads, batch, fields, head_dim).permute(1, 2, 0, 3), 0, out=out)  # Eq. 8
+            buffers.give(summed)
+            out = out.view(rows, width)
         if keep:  # the projection is handed back by backward, so it is kept on ctx with its stamp
             ctx.fields, ctx.heads, ctx.parts, ctx.buffers = fields, heads, parts, buffers
+            ctx.items_shape, ctx.by_token = items.shape, by_token
             ctx.projected, ctx.stamp = projected, buffers.stamp(projected)
             ctx.save_for_backward(x, weight, attention, out)
         else:
@@ -167,22 +205,24 @@ class _InteractingFunction(torch.autograd.Function):
                 "an AutoInt interacting layer ran backward again (retain_graph) after a later forward pass "
                 "reused its scratch projection; run backward before the next forward pass"
             )
-        blocks, rows, head_dim = projected.shape
-        batch = rows // fields
-        items = projected.view(parts, heads * batch, fields, head_dim)
+        items = projected.view(ctx.items_shape)
         grad_projected = buffers.take(projected.shape, projected, avoid=projected)
         grads = grad_projected.view_as(items)
         grad_z = grads[3] if parts == 4 else buffers.take(items[0].shape, projected)  # dR = G
-        torch.ops.aten.threshold_backward.grad_input(
-            _by_head(grad_out, batch, heads),
-            _by_head(out, batch, heads),
-            0,
-            grad_input=grad_z.view(heads, batch, fields, head_dim),
-        )
+        if ctx.by_token:
+            torch.ops.aten.threshold_backward.grad_input(grad_out, out, 0, grad_input=grad_z.view_as(out))
+        else:
+            batch = x.shape[0] // fields
+            torch.ops.aten.threshold_backward.grad_input(
+                _by_head(grad_out, batch, heads),
+                _by_head(out, batch, heads),
+                0,
+                grad_input=grad_z.view(heads, batch, fields, grad_z.shape[-1]),
+            )
         torch.bmm(attention.transpose(1, 2), grad_z, out=grads[2])  # dV
         grad_scores = torch._softmax_backward_data(
             torch.bmm(grad_z, items[2].transpose(1, 2)), attention, -1, attention.dtype
-        )
+        )  # zero between the tokens of different heads, where the attention is
         torch.bmm(grad_scores, items[1], out=grads[0])  # dQ
         torch.bmm(grad_scores.transpose(1, 2), items[0], out=grads[1])  # dK
         if parts == 3:
@@ -197,8 +237,8 @@ def _project(x: Tensor, weight: Tensor, blocks: int, head_dim: int, buffers: Scr
     rows = x.shape[0]
     out = buffers.take((blocks, rows, head_dim), x)
     if head_dim >= SPLIT_PRODUCT_SIZE:
-        for j, part in enumerate(weight.chunk(blocks)):
-            torch.mm(x, part.t(), out=out[j])
+        for j, part in enumerate(weight.chunk(blocks)):  # written as out_j^T = W_j x^T: faster for narrow blocks
+            torch.mm(part, x.t(), out=out[j].t())
         return out
     flat = buffers.take((rows, blocks * head_dim), x)
     torch.mm(x, weight.t(), out=flat)
@@ -229,9 +269,28 @@ def _project_backward(
             grad_x.addmm_(grad[j], parts[j])
     if needs[1]:
         grad_weight = torch.empty_like(weight)
-        for j, block in enumerate(grad_weight.chunk(blocks)):
-            torch.mm(grad[j].t(), x, out=block)
+        for j, block in enumerate(grad_weight.chunk(blocks)):  # as dW_j^T = x^T grad_j, like the forward
+            torch.mm(x.t(), grad[j], out=block.t())
     return grad_x, grad_weight
+
+
+def _head_mask(fields: int, heads: int, like: Tensor) -> Tensor:
+    """Additive mask of the token layout: 0 between tokens of one head, -inf between heads; ``(T, T)``.
+
+    Token ``t = field * heads + head`` (a row's projection, heads side by side, read as
+    ``fields * heads`` vectors of ``head_dim``).
+    """
+    key = (fields, heads, like.dtype, like.device)
+    mask = _HEAD_MASKS.get(key)
+    if mask is None:
+        head = torch.arange(fields * heads, device=like.device) % heads
+        mask = torch.zeros(fields * heads, fields * heads, dtype=like.dtype, device=like.device)
+        mask.masked_fill_(head[:, None] != head[None, :], float("-inf"))
+        _HEAD_MASKS[key] = mask
+    return mask
+
+
+_HEAD_MASKS: dict[tuple, Tensor] = {}
 
 
 def _by_head(x: Tensor, batch: int, heads: int) -> Tensor:
@@ -343,7 +402,9 @@ class AutoInt(nn.Module):
         Shapes:
             - ids: ``(batch, fields)`` int64; return: ``(batch, fields, embedding_dim)``.
         """
-        return self.embedding(ids + self.offsets)
+        # indexing the table: the same rows as ``self.embedding(...)``, with a cheaper backward
+        # (an accumulating scatter of the rows' gradients instead of nn.Embedding's sort)
+        return self.embedding.weight[ids + self.offsets]
 
     def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """Logits and the batch's embedding L2 penalty (``l2_embedding * sum e^2 / batch``).

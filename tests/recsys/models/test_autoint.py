@@ -35,24 +35,37 @@ def reference_autoint(model: AutoInt, ids: torch.Tensor) -> torch.Tensor:
     return x.flatten(1) @ model.output.weight[0] + model.output.bias[0]  # Eq. 9, before the sigmoid
 
 
-# head_dim 3 takes the one-product path, 16 the per-head products (recsys.models.autoint.SPLIT_PRODUCT_SIZE)
-LAYER_CASES = [(3, True), (3, False), (16, True), (16, False)]
+# (heads, head_dim, residual), one case or more per code path of recsys.models.autoint:
+# heads narrower than TOKEN_LAYOUT_SIZE take the token layout (one batched item per row, the heads
+# kept apart by a -inf mask), its projection one product and a copy when the row's width
+# heads * head_dim is under SPLIT_PRODUCT_SIZE (2 x 3), else a product per block (2 x 8); one head
+# needs no mask (1 x 4), three heads a wider one (3 x 5); 16 and more take the head-major layout.
+LAYER_CASES = [
+    (2, 3, True),
+    (2, 3, False),
+    (2, 8, True),
+    (2, 8, False),
+    (1, 4, True),
+    (3, 5, True),
+    (2, 16, True),
+    (2, 16, False),
+]
 
 
-@pytest.mark.parametrize(("head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_matches_the_paper_equations(head_dim, residual):
+@pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
+def test_interacting_layer_matches_the_paper_equations(heads, head_dim, residual):
     torch.manual_seed(0)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim, residual=residual)
+    layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual)
     x = torch.randn(4, 5, 6)
     torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
     with torch.no_grad():  # the evaluation path (nothing kept for backward)
         torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize(("head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_gradients_match_autograd_through_the_equations(head_dim, residual):
+@pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
+def test_interacting_layer_gradients_match_autograd_through_the_equations(heads, head_dim, residual):
     torch.manual_seed(1)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim, residual=residual).double()
+    layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual).double()
     x = torch.randn(4, 5, 6, dtype=torch.double, requires_grad=True)
     upstream = torch.randn(4, 5, layer.width, dtype=torch.double)
     ours = torch.autograd.grad(layer(x), (x, layer.projection.weight), upstream)
@@ -62,7 +75,19 @@ def test_interacting_layer_gradients_match_autograd_through_the_equations(head_d
     assert torch.autograd.gradcheck(layer, (x[:2, :3].detach().requires_grad_(),))
 
 
-@pytest.mark.parametrize("head_dim", [4, 32])
+def test_token_layout_attends_within_each_head_only():
+    """Large logits between the heads' tokens would leak into the softmax if the mask did not hold."""
+    torch.manual_seed(5)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=4).double()
+    with torch.no_grad():
+        layer.projection.weight.mul_(30.0)  # logits of order 1e3: exp overflows unless masked out
+    x = torch.randn(3, 4, 6, dtype=torch.double)
+    out = layer(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, reference_layer(layer, x), rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("head_dim", [4, 8, 32])
 def test_autoint_matches_a_straightforward_reference(head_dim):
     """Random weights and ids: logits and every parameter's gradient equal the reference's.
 
@@ -86,9 +111,10 @@ def test_autoint_matches_a_straightforward_reference(head_dim):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item(), msg=name)
 
 
-def test_scratch_buffers_are_reused_without_changing_results():
+@pytest.mark.parametrize("head_dim", [4, 8, 16])
+def test_scratch_buffers_are_reused_without_changing_results(head_dim):
     torch.manual_seed(4)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim)
     x = torch.randn(8, 5, 6, requires_grad=True)
     first = torch.autograd.grad(layer(x).pow(2).sum(), (x, layer.projection.weight))
     kept = {key: len(stack) for key, stack in layer.buffers.free.items()}
@@ -102,8 +128,9 @@ def test_scratch_buffers_are_reused_without_changing_results():
     assert {key: len(stack) for key, stack in layer.buffers.free.items()} == kept
 
 
-def test_a_second_backward_is_refused_once_the_projection_was_reused():
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16)
+@pytest.mark.parametrize("head_dim", [8, 16])
+def test_a_second_backward_is_refused_once_the_projection_was_reused(head_dim):
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim)
     x = torch.randn(3, 4, 6, requires_grad=True)
     loss = layer(x).sum()
     first = torch.autograd.grad(loss, x, retain_graph=True)[0]
@@ -177,7 +204,7 @@ def test_generator_alone_decides_the_initial_weights():
     assert not torch.equal(other.embedding.weight, states[0]["embedding.weight"])
 
 
-@pytest.mark.parametrize("head_dim", [4, 16])
+@pytest.mark.parametrize("head_dim", [4, 8, 16])
 def test_an_empty_batch_gives_empty_logits(head_dim):
     model = AutoInt([3, 4], AutoIntConfig(head_dim=head_dim))
     logits, _ = model(torch.zeros(0, 2, dtype=torch.long))
