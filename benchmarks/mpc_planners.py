@@ -33,10 +33,15 @@ With ``--task push|sort|rope`` (no exact optimum exists there), closed loop on t
    the one-step error of the planner's own model along the executed trajectory;
 3. the MIP size: binaries per solve with and without stable-unit elimination, the share
    of ReLUs proven stable (interval bounds, LP tightening), and sparse vs dense solve
-   times at the same horizon (gap 0, ``--solve-limit``; a solve that hits the limit counts
-   at the limit), from the start states of the first ``--size-states`` episodes.
+   times at the same horizon (gap ``--size-mip-gap``, default 0; the sparse MIP capped at
+   ``--solve-limit``, the dense one at ``--dense-solve-limit``; bounds and LP tightening
+   inside each solve's time; a solve that hits its limit counts at the limit and its gap
+   there is reported; wall and CPU seconds), from the start states of the first
+   ``--size-states`` episodes. ``--all-binaries sparse`` solves the variant without
+   elimination for the sparse MIP only (the dense one's count, every ReLU over the
+   horizon, is reported unsolved); ``--size-only`` skips the closed loop.
 
-Writes benchmarks/results/mpc_planners_<task>.json.
+Writes benchmarks/results/mpc_planners_<task>.json (or ``--out``).
 
 Threads are pinned (``--threads``, default 1: BLAS / OpenMP variables before numpy is
 imported, torch, HiGHS). Prints the tables and writes benchmarks/results/mpc_planners.json.
@@ -63,6 +68,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from sparse_core.infra.files import atomic_write  # noqa: E402
 from sparse_dynamics.config import CollectConfig, SparsifyRecipe, TrainConfig  # noqa: E402
 from sparse_dynamics.data import collect, split_episodes  # noqa: E402
 from sparse_dynamics.export import export_model  # noqa: E402
@@ -399,19 +405,55 @@ def table_closed_loop(args, task, problem, planners: dict, specs) -> dict:
     return table
 
 
-def table_mip_size(args, problem, networks: dict, specs, task, planners: dict) -> dict:
-    """Per MIP: binaries with / without stable-unit elimination, stable shares, solve times at ``--solve-limit``.
+def _size_solves(planner, states, limit: float) -> dict:
+    """One solve per start state; a solve that hits ``limit`` counts at ``limit`` (with its gap)."""
+    binaries, seconds, cpu, statuses, gaps, bounds, objectives = [], [], [], [], [], [], []
+    for state, goal in states:
+        planner.reset()
+        started = time.process_time()
+        _, info = planner.plan(state, goal)
+        cpu.append(time.process_time() - started)
+        binaries.append(info["binaries"])
+        limited = info["status"] in ("time_limit", "deadline", "no_solution")
+        seconds.append(limit if limited else info["solve_seconds"])
+        statuses.append(info["status"])
+        gaps.append(info["gap"])
+        bounds.append(info.get("dual_bound"))
+        objectives.append(info["objective"])
+    found = [g for g in gaps if g is not None]
+    at_limit = [g for g, s in zip(gaps, statuses) if s in ("time_limit", "deadline") and g is not None]
+    return {
+        "solved": True, "limit_seconds": limit, "binaries": _stats(binaries), "solve_seconds": _stats(seconds),
+        "cpu_seconds": _stats(cpu), "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "at_limit": sum(s in ("time_limit", "deadline", "no_solution") for s in statuses),
+        "gap_max": max(found) if found else None, "gap_at_limit_median": _median(at_limit),
+        "per_solve": [{"status": s, "seconds": w, "cpu_seconds": c, "binaries": b, "gap": g, "objective": o,
+                       "dual_bound": d}
+                      for s, w, c, b, g, o, d in zip(statuses, seconds, cpu, binaries, gaps, objectives, bounds)],
+    }  # fmt: skip
 
-    From the start states of the first ``--size-states`` episodes, one solve each with
-    gap 0; a solve that hits the limit counts at the limit.
+
+def table_mip_size(args, problem, networks: dict, specs, task, planners: dict) -> dict:
+    """Per MIP: binaries with / without stable-unit elimination, stable shares, solve times.
+
+    From the start states of the first ``--size-states`` episodes, one solve each at
+    ``--size-mip-gap`` (0: to optimality), the sparse MIP capped at ``--solve-limit``, the
+    dense one at ``--dense-solve-limit`` (default the same); a solve that hits its limit
+    counts at the limit, and its gap at the limit is reported. Bound propagation (LP
+    tightening included, where on) is part of every solve's time. ``--all-binaries`` says
+    for which networks the variant without elimination is solved; for the others only
+    its binary count (every ReLU over the horizon) is reported.
     """
-    result = {}
     states = [(task.reset(seed), goal) for seed, goal in specs[: args.size_states]]
+    limits = {"sparse": args.solve_limit, "dense": args.dense_solve_limit or args.solve_limit}
+    solve_all = {"both": ("sparse", "dense"), "sparse": ("sparse",), "none": ()}[args.all_binaries]
+    result = {"states": len(states), "mip_gap": args.size_mip_gap, "load_average_start": os.getloadavg()}
     for part in ("sparse", "dense"):
         network = networks[part]
         lp = args.lp_tightening == "both" or args.lp_tightening == part
+        neurons = network.relu_count * problem.horizon
         interval = [propagate_bounds(network, problem, s, threads=args.threads) for s, _ in states]
-        row = {"neurons_per_solve": network.relu_count * problem.horizon, "lp_tightening": lp,
+        row = {"neurons_per_solve": neurons, "lp_tightening": lp, "limit_seconds": limits[part],
                "stable_share_interval": _stats([b.stable_share for b in interval])}  # fmt: skip
         if lp:
             tightened = [
@@ -425,28 +467,27 @@ def table_mip_size(args, problem, networks: dict, specs, task, planners: dict) -
             planner.plan(*states[0])  # the first solve sends the model to HiGHS
         used = planner.config
         for eliminate in (True, False):
+            key = "eliminated" if eliminate else "all_binaries"
+            if not eliminate and part not in solve_all:
+                row[key] = {"solved": False, "binaries": _stats([neurons])}
+                continue
             planner.config = dataclasses.replace(
-                used, mip_gap=0.0, time_limit_seconds=args.solve_limit, eliminate_stable=eliminate
+                used, mip_gap=args.size_mip_gap, time_limit_seconds=limits[part], eliminate_stable=eliminate
             )
-            binaries, seconds, statuses, gaps = [], [], [], []
-            for state, goal in states:
-                planner.reset()
-                _, info = planner.plan(state, goal)
-                binaries.append(info["binaries"])
-                limited = info["status"] in ("time_limit", "deadline")
-                seconds.append(args.solve_limit if limited else info["solve_seconds"])
-                statuses.append(info["status"])
-                if info["gap"] is not None:
-                    gaps.append(info["gap"])
-            row["eliminated" if eliminate else "all_binaries"] = {
-                "binaries": _stats(binaries), "solve_seconds": _stats(seconds),
-                "statuses": {s: statuses.count(s) for s in sorted(set(statuses))}, "gap_max": max(gaps) if gaps else None,
-            }  # fmt: skip
+            row[key] = _size_solves(planner, states, limits[part])
         planner.config = used
         result[part] = row
     sparse, dense = (result[p]["eliminated"]["solve_seconds"] for p in ("sparse", "dense"))
-    result["dense_over_sparse_solve_seconds"] = {"median": dense["median"] / sparse["median"],
-                                                 "p95": dense["p95"] / sparse["p95"]}  # fmt: skip
+    result["dense_over_sparse_solve_seconds"] = {
+        "median": dense["median"] / sparse["median"], "p95": dense["p95"] / sparse["p95"],
+        "note": "a solve at its limit counts at the limit; with the dense MIP at its limit the ratio is a lower bound",
+    }  # fmt: skip
+    sparse_cpu, dense_cpu = (result[p]["eliminated"]["cpu_seconds"] for p in ("sparse", "dense"))
+    result["dense_over_sparse_cpu_seconds"] = {
+        "median": dense_cpu["median"] / sparse_cpu["median"], "p95": dense_cpu["p95"] / sparse_cpu["p95"],
+        "note": "process CPU seconds of the same solves (a dense solve at its wall-clock limit: CPU used until then)",
+    }  # fmt: skip
+    result["load_average_end"] = os.getloadavg()
     return result
 
 
@@ -460,30 +501,32 @@ def table_main(args) -> None:
     started = time.perf_counter(), time.process_time()
     networks, training = table_networks(args, args.relu_budget)
     task = make_task(args.task)
-    problem = problem_for_task(task, ProblemConfig(horizon=args.horizon))
+    problem = problem_for_task(task, ProblemConfig(horizon=args.horizon), approach_weight=args.approach_weight)
     seed = args.seed + (1000 if args.validation else 0)
     specs = episode_specs(
         task, ClosedLoopConfig(task=args.task, episodes=args.episodes, steps=args.loop_steps, seed=seed)
     )
     built = time.perf_counter()
-    planners = table_planners(args, networks, problem)
+    planners = {} if args.size_only else table_planners(args, networks, problem)
     results = {
         "task": args.task, "threads": args.threads, "validation": args.validation, "episode_seed": seed,
         "episodes": args.episodes, "loop_steps": args.loop_steps, "horizon": args.horizon,
         "step_budget_seconds": args.step_budget, "relu_budget": args.relu_budget, "hidden": args.hidden,
         "baseline_model": args.baseline_model, "lp_tightening": args.lp_tightening, "mip_gap": args.mip_gap,
+        "approach_weight": args.approach_weight,
         "samples": args.samples, "training": training, "build_seconds": time.perf_counter() - built,
         "load_average_start": os.getloadavg(),
     }  # fmt: skip
-    results["closed_loop"] = table_closed_loop(args, task, problem, planners, specs)
+    if not args.size_only:
+        results["closed_loop"] = table_closed_loop(args, task, problem, planners, specs)
     if args.size_states > 0:
         results["mip_size"] = table_mip_size(args, problem, networks, specs, task, planners)
     results["load_average_end"] = os.getloadavg()
     results["wall_seconds"], results["cpu_seconds"] = time.perf_counter() - started[0], time.process_time() - started[1]
     print_table(results)
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"mpc_planners_{args.task}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    with atomic_write(out, "w") as handle:
+        handle.write(json.dumps(results, indent=2))
     print(f"\nwrote {out}")
 
 
@@ -499,7 +542,7 @@ def print_table(results: dict) -> None:
         f"{'planner':<11}{'success':>8}{'final':>8}{'std':>7}{'s median':>9}{'s p95':>7}{'MIP gap':>9}"
         f"{'binaries':>9}{'stable':>7}{'model err':>10}"
     )
-    for name, row in results["closed_loop"].items():
+    for name, row in results.get("closed_loop", {}).items():
         gap = "-" if row["mip_gap_median"] is None else f"{row['mip_gap_median']:.1e}"
         stable = "-" if row.get("stable_share_median") is None else f"{row['stable_share_median']:.0%}"
         print(
@@ -508,20 +551,26 @@ def print_table(results: dict) -> None:
             f"{stable:>7}{row['one_step_cost_error_mean']:>10.3f}"
         )
     if "mip_size" in results:
-        print("\nMIP size and time (gap 0, from the episodes' start states; a solve at the limit counts at the limit)")
+        size = results["mip_size"]
+        print(f"\nMIP size and time ({size['states']} start states, gap {size['mip_gap']}; a solve at its limit counts "
+              "at the limit; bounds and LP tightening inside the time)")  # fmt: skip
         print(f"{'network':<8}{'ReLUs x H':>10}{'stable int.':>12}{'stable LP':>10}{'bin. elim':>10}{'bin. all':>9}"
-              f"{'s elim med':>11}{'p95':>7}{'s all med':>10}  statuses (elim / all)")  # fmt: skip
+              f"{'limit':>7}{'s med':>8}{'s p95':>8}{'CPU med':>8}{'gap@lim':>9}{'s all med':>10}  statuses (elim / all)")  # fmt: skip
         for part in ("sparse", "dense"):
-            row = results["mip_size"][part]
+            row = size[part]
             e, a = row["eliminated"], row["all_binaries"]
             lp = f"{row['stable_share_lp']['mean']:.0%}" if "stable_share_lp" in row else "-"
+            gap = "-" if e.get("gap_at_limit_median") is None else f"{e['gap_at_limit_median']:.2f}"
+            all_seconds = f"{a['solve_seconds']['median']:.2f}" if a["solved"] else "not run"
             print(
                 f"{part:<8}{row['neurons_per_solve']:>10}{row['stable_share_interval']['mean']:>12.0%}{lp:>10}"
-                f"{e['binaries']['median']:>10.0f}{a['binaries']['median']:>9.0f}{e['solve_seconds']['median']:>11.2f}"
-                f"{e['solve_seconds']['p95']:>7.2f}{a['solve_seconds']['median']:>10.2f}  {e['statuses']} / {a['statuses']}"
+                f"{e['binaries']['median']:>10.0f}{a['binaries']['median']:>9.0f}{row['limit_seconds']:>7.0f}"
+                f"{e['solve_seconds']['median']:>8.2f}{e['solve_seconds']['p95']:>8.2f}{e['cpu_seconds']['median']:>8.2f}"
+                f"{gap:>9}{all_seconds:>10}  {e['statuses']} / {a.get('statuses', '-')}"
             )
-        ratio = results["mip_size"]["dense_over_sparse_solve_seconds"]
-        print(f"dense / sparse solve seconds: median {ratio['median']:.1f}x, p95 {ratio['p95']:.1f}x")
+        ratio, cpu = size["dense_over_sparse_solve_seconds"], size.get("dense_over_sparse_cpu_seconds")
+        print(f"dense / sparse solve seconds: median {ratio['median']:.1f}x, p95 {ratio['p95']:.1f}x"
+              + (f" (CPU seconds: median {cpu['median']:.1f}x, p95 {cpu['p95']:.1f}x)" if cpu else ""))  # fmt: skip
     print(f"wall {results['wall_seconds']:.0f} s, CPU {results['cpu_seconds']:.0f} s, load "
           f"{results['load_average_start'][0]:.1f} -> {results['load_average_end'][0]:.1f}")  # fmt: skip
 
@@ -583,6 +632,26 @@ def main() -> None:
     )
     table.add_argument("--size-states", type=int, default=5, help="start states of the MIP size / solve-time table")
     table.add_argument("--solve-limit", type=float, default=5.0, help="time limit of those solves (s)")
+    table.add_argument(
+        "--dense-solve-limit",
+        type=float,
+        default=None,
+        help="time limit of the dense solves (s; default --solve-limit)",
+    )
+    table.add_argument("--size-mip-gap", type=float, default=0.0, help="relative MIP gap of those solves")
+    table.add_argument(
+        "--all-binaries",
+        choices=("both", "sparse", "none"),
+        default="both",
+        help="whose MIP is also solved without stable-unit elimination (else only its binary count is reported)",
+    )
+    table.add_argument(
+        "--approach-weight",
+        type=float,
+        default=0.0,
+        help="push: planning-cost weight of the pusher's distance to its push point (problem_for_task)",
+    )
+    table.add_argument("--size-only", action="store_true", help="the MIP size / solve-time table only, no closed loop")
     table.add_argument("--train-only", action="store_true", help="train (or find) the models and stop")
     table.add_argument("--cache", default="/tmp/mipgraph/cache", help="folder of trained models")
     table.add_argument("--out", default=None, help="result file (default benchmarks/results/mpc_planners_<task>.json)")

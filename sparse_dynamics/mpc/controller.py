@@ -62,7 +62,8 @@ class MIPController(Planner):
         ``info`` adds to the common keys (`sparse_dynamics.mpc.base`): ``bounds_seconds``,
         ``lp_seconds``, ``lp_solves``, ``highs_seconds``, ``unstable`` (ReLUs needing a
         binary), ``neurons`` (ReLUs over the horizon), ``warm_start`` (the start handed to
-        HiGHS, ``(H, A)``) and ``message``.
+        HiGHS, ``(H, A)``), ``message`` and ``dual_bound`` (HiGHS's lower bound on the
+        objective, None without a MIP solve).
         """
         started = time.perf_counter()
         config, problem = self.config, self.problem
@@ -100,7 +101,7 @@ class MIPController(Planner):
         outcome = self.session.solve(
             remaining, config.mip_gap, max(deadline, time.perf_counter() + remaining), integer=binaries > 0
         )
-        details.update(highs_seconds=outcome.seconds, message=outcome.message)
+        details.update(highs_seconds=outcome.seconds, message=outcome.message, dual_bound=outcome.dual_bound)
         if not outcome.has_solution:
             return self._fallback(outcome.status, started, state, start, bounds.stable_share, binaries, details)
         actions = self.session.values(self.encoding.action_variables()).reshape(problem.horizon, problem.action_dim)

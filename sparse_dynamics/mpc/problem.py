@@ -12,7 +12,10 @@ the quadratic cost). ``G`` picks what the goal is about and ``r`` is the goal as
 for ``G x`` (`goal_map`): for pwa ``G = I`` and the cost is the task's own
 `PiecewiseAffineTask.trajectory_cost` (at ``rho = 0.1``); for push the object pose (angle
 weighted by the task's ``angle_weight``, the target angle unwrapped next to the current
-one); for sort each disc's class target; for rope every segment centre.
+one); for sort each disc's class target; for rope every segment centre. For push,
+`problem_for_task` can add an L1 term on the pusher's offset from a push point behind
+the object (``approach_weight``), so that a horizon too short to reach the object still
+sees a cost that falls as the pusher approaches.
 
 The tasks do not declare state boxes or success; this module does (`state_box`,
 `default_success_cost`): the box is where the learned model is trusted (pwa: the square of
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sparse_core.infra.errors import InputError
+from sparse_core.infra.errors import ConfigError, InputError
 from sparse_dynamics.compact import CompactNetwork
 from sparse_dynamics.mpc.config import ProblemConfig
 from sparse_dynamics.tasks import Task
@@ -131,7 +134,27 @@ def default_success_cost(task: Task) -> float:
     return 1.0 * task.segments
 
 
-def _goal_structure(task: Task) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+def _push_approach(task: Task, weight: float, standoff_cm: float):
+    """Rows of G, weights and a target map for the pusher's offset from its push point (push only).
+
+    The push point lies ``standoff_cm`` behind the object's centre on the line from the
+    goal position through it (where a push moves the object towards its goal), so the
+    rows are ``pusher - object`` and the target is ``-standoff_cm * (goal - object) / |goal - object|``.
+    """
+    rows = np.zeros((2, task.state_dim))
+    rows[0, 0], rows[0, 2], rows[1, 1], rows[1, 3] = 1.0, -1.0, 1.0, -1.0
+
+    def target(goal: np.ndarray, state: np.ndarray) -> np.ndarray:
+        direction = goal[:2] - state[2:4]
+        length = float(np.linalg.norm(direction))
+        return np.zeros(2) if length < 1e-9 else -standoff_cm * direction / length
+
+    return rows, np.full(2, weight), target
+
+
+def _goal_structure(
+    task: Task, approach_weight: float = 0.0, standoff_cm: float = 6.0
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """``(G, w, goal_map)`` of the task's cost (module docstring)."""
     eye = np.eye(task.state_dim)
     if task.name in ("pwa", "rope"):
@@ -142,16 +165,37 @@ def _goal_structure(task: Task) -> tuple[np.ndarray, np.ndarray, Callable[[np.nd
             turns = np.round((state[4] - goal[2]) / (2 * np.pi))
             return np.array([goal[0], goal[1], goal[2] + 2 * np.pi * turns])
 
-        return eye[2:5], np.array([1.0, 1.0, task.angle_weight]), push_target
+        if approach_weight <= 0.0:
+            return eye[2:5], np.array([1.0, 1.0, task.angle_weight]), push_target
+        rows, weights, approach_target = _push_approach(task, approach_weight, standoff_cm)
+
+        def shaped_target(goal: np.ndarray, state: np.ndarray) -> np.ndarray:
+            return np.concatenate([push_target(goal, state), approach_target(goal, state)])
+
+        return np.vstack([eye[2:5], rows]), np.array([1.0, 1.0, task.angle_weight, *weights]), shaped_target
     if task.name == "sort":
         labels = list(task.labels)
         return eye[2:], np.ones(task.state_dim - 2), lambda goal, state: goal.reshape(-1, 2)[labels].reshape(-1)
     raise ValueError(f"no planning cost is defined for task {task.name!r}")
 
 
-def problem_for_task(task: Task, config: ProblemConfig) -> ControlProblem:
-    """The planning problem of ``config`` on ``task`` (its action bound, state box and cost)."""
-    goal_matrix, goal_weights, goal_map = _goal_structure(task)
+def problem_for_task(
+    task: Task, config: ProblemConfig, *, approach_weight: float = 0.0, standoff_cm: float = 6.0
+) -> ControlProblem:
+    """The planning problem of ``config`` on ``task`` (its action bound, state box and cost).
+
+    Args:
+        task: The task (its action bound, state names and goal).
+        config: Horizon, cost, weights, rate limit.
+        approach_weight: Push only: weight (per cm) of an L1 term on the pusher's offset from
+            its push point, ``standoff_cm`` behind the object on the line from the goal
+            through it. Without it a plan whose horizon cannot reach the object sees the
+            same object cost for every action and does not move (0: no such term).
+        standoff_cm: Distance of the push point from the object's centre (cm).
+    """
+    if approach_weight > 0.0 and task.name != "push":
+        raise ConfigError(f"approach_weight applies to the push task only, not {task.name!r}", field="approach_weight")
+    goal_matrix, goal_weights, goal_map = _goal_structure(task, approach_weight, standoff_cm)
     low, high = state_box(task)
     bound = np.full(task.action_dim, task.action_bound)
     return ControlProblem(

@@ -55,6 +55,7 @@ class SolveOutcome:
         gap: Relative MIP gap of the incumbent (0 for an LP / QP solved to optimality), else None.
         seconds: Wall time of the solve call (update, run, status).
         message: HiGHS's model status, or the error text.
+        dual_bound: HiGHS's proven lower bound on the objective (a MIP with free binaries), else None.
     """
 
     status: str
@@ -63,6 +64,7 @@ class SolveOutcome:
     gap: float | None
     seconds: float
     message: str = ""
+    dual_bound: float | None = None
 
 
 class HighsSession:
@@ -156,7 +158,8 @@ class HighsSession:
         gap = None
         if has_solution:
             gap = float(info.mip_gap) if integer and info.mip_node_count >= 0 else 0.0
-        return SolveOutcome(name, has_solution, objective, gap, seconds, str(status))
+        dual_bound = float(info.mip_dual_bound) if integer and info.mip_node_count >= 0 else None
+        return SolveOutcome(name, has_solution, objective, gap, seconds, str(status), dual_bound)
 
     def values(self, variables: list) -> np.ndarray:
         """The incumbent's values of ``variables`` (after a solve with ``has_solution``)."""

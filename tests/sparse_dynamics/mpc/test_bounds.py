@@ -76,3 +76,24 @@ def test_bounds_prove_an_unreachable_box_infeasible():
     _, problem = pwa_problem(horizon=2)
     assert not propagate_bounds(network, problem, np.zeros(2)).feasible
     assert not propagate_bounds(network, problem, np.zeros(2), lp_tightening=True).feasible
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_skipping_the_lps_of_interval_stable_units_saves_lps_and_only_loosens_bounds(seed):
+    network = random_network(seed, widths=(6, 4))
+    _, problem = pwa_problem(horizon=3, rate_limit=0.6)
+    state, previous = np.array([0.5, -0.4]), np.array([0.2, -0.1])
+    every = propagate_bounds(network, problem, state, previous, lp_tightening=True, tighten_stable=True)
+    skipped = propagate_bounds(network, problem, state, previous, lp_tightening=True)
+    interval = propagate_bounds(network, problem, state, previous)
+    assert skipped.lp_solves < every.lp_solves
+    assert every.unstable_count <= skipped.unstable_count <= interval.unstable_count
+    assert np.all(every.state_low >= skipped.state_low - 1e-6) and np.all(every.state_high <= skipped.state_high + 1e-6)
+    for t in range(problem.horizon):
+        for k in range(len(network.layers)):
+            assert np.all(every.pre_low[t][k] >= skipped.pre_low[t][k] - 1e-6)
+            assert np.all(every.pre_high[t][k] <= skipped.pre_high[t][k] + 1e-6)
+            # the skipped units are the interval-stable ones: each keeps its side
+            np.testing.assert_array_equal(
+                skipped.stable_active(t, k), every.stable_active(t, k) & skipped.stable_active(t, k)
+            )
