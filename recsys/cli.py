@@ -46,6 +46,8 @@ def topk(config: TopKConfig, run: Run) -> tuple[dict, str]:
       sparseworks recsys topk --data mydata/ --min-rating 4 --split time   # mydata/*.inter, RecBole layout
 
       torchrun --nproc_per_node 2 -m sparseworks recsys topk --model lightgcn --density 0.2
+
+      sparseworks recsys topk --model mf --density 0.2 --sparse-gradients   # row-sparse table gradients, SparseAdam
     """
     from recsys.topk import run_topk
 
@@ -78,6 +80,8 @@ def ctr(config: CTRConfig, run: Run) -> tuple[dict, str]:
       sparseworks recsys ctr --model autoint+ --dropout 0.1 --seed 3 --out runs/autointplus
 
       sparseworks recsys ctr --config runs/autointplus/config.toml --seed 4   # replay with another seed
+
+      torchrun --nproc_per_node 2 -m sparseworks recsys ctr --data train.txt.gz --format criteo --threads 1
     """
     from recsys.ctr import run_ctr
 

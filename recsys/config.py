@@ -167,6 +167,10 @@ class TopKConfig:
         batch_size: BPR triples per step (summed over processes under torchrun).
         learning_rate: Adam learning rate.
         l2: Weight of the L2 penalty on the batch's raw embeddings (LightGCN: 1e-4).
+        sparse_gradients: Row-sparse gradients for the embedding tables: each step looks up
+            only its rows (masked), the tables train with SparseAdam (Adam on the touched
+            rows), and under torchrun only touched rows are exchanged; pays for MF on big
+            tables, not for LightGCN, whose propagation touches every row.
         trainer: Epochs, patience, evaluation interval; early stopping on validation Recall@20.
         dsl: Density and prune-and-regrow schedule (density 1 = dense).
         ks: Cut-offs K of the reported Recall@K and NDCG@K.
@@ -188,6 +192,7 @@ class TopKConfig:
     batch_size: int = setting(2048, ge=1)
     learning_rate: float = setting(1e-2, gt=0.0, cli="--lr")
     l2: float = setting(1e-4, ge=0.0)
+    sparse_gradients: bool = setting(False)
     trainer: TrainerConfig = setting(factory=lambda: TrainerConfig(epochs=60, patience=3, eval_every=5))
     dsl: DSLConfig = setting(factory=DSLConfig)
     ks: tuple[int, ...] = setting((10, 20), ge=1)
@@ -415,6 +420,10 @@ class CTRConfig:
         batch_size: Rows per step (summed over processes under torchrun).
         learning_rate: Adam learning rate.
         weight_decay: Adam's L2 penalty on all weights.
+        sparse_gradients: Row-sparse gradients for the embedding table: each step's gradient
+            holds the looked-up rows only (no table-sized gradient), the table trains with
+            SparseAdam (Adam on the touched rows), the rest with Adam, and under torchrun only
+            touched rows are exchanged (needs --weight-decay 0; use --l2-embedding).
         trainer: Epochs and early stopping on validation AUC.
         split_seed: Seed of the random train / validation / test split of --dataset (a --data
             file is split by line order, or by --split-column).
@@ -432,6 +441,7 @@ class CTRConfig:
     batch_size: int = setting(1024, ge=1)
     learning_rate: float = setting(1e-3, gt=0.0, cli="--lr")
     weight_decay: float = setting(0.0, ge=0.0)
+    sparse_gradients: bool = setting(False)
     trainer: TrainerConfig = setting(factory=lambda: TrainerConfig(epochs=30, patience=2, monitor="auc", mode="max"))
     split_seed: int = setting(2020, ge=0)
     fractions: tuple[float, ...] = setting((0.8, 0.1, 0.1), gt=0.0, lt=1.0)
@@ -452,6 +462,12 @@ class CTRConfig:
             raise ConfigError(
                 f"CTRConfig.fractions: give three shares (train, validation, test) summing to 1; got {self.fractions}",
                 field="fractions",
+            )
+        if self.sparse_gradients and self.weight_decay:
+            raise ConfigError(
+                "CTRConfig.weight_decay: --sparse-gradients trains the table with SparseAdam, which has no "
+                "weight decay; give --weight-decay 0 (and --l2-embedding for an L2 penalty on the looked-up rows)",
+                field="weight_decay",
             )
         if self.model == "autoint" and self.architecture.dnn_hidden:
             raise ConfigError("model 'autoint' has no DNN; use model 'autoint+' for dnn_hidden", field="dnn_hidden")

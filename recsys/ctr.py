@@ -9,10 +9,16 @@ A file of the user's (``config.data``, :mod:`recsys.data.ctr_file`) is never loa
 it is scanned once (malformed rows, parts, vocabularies), then every epoch reads the
 training rows chunk by chunk, each chunk shuffled with a seeded generator, and every
 validation reads the validation rows the same way.
+
+Under torchrun the file's parsing is shared: of every ``world_size`` consecutive chunks
+(``chunk_rows`` data lines each) every rank parses one and broadcasts it, so that all
+ranks see every chunk and take their share of the same global batches
+(:func:`shared_chunks`); parsing a Criteo row costs about as much as training on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +29,27 @@ from torch import Tensor
 
 from recsys.config import CTRConfig
 from recsys.data.ctr_file import CTRFile, open_ctr_file
+from recsys.data.ctr_reader import CTRFormatError, iter_chunks
 from recsys.data.features import FieldEncoder
 from recsys.data.movielens import CTRTable
 from recsys.data.splits import random_split
-from recsys.distributed import context, local_slice, process_group
+from recsys.distributed import DistContext, context, local_slice, process_group
 from recsys.metrics import auc, logloss
 from recsys.models.autoint import AutoInt
-from recsys.trainer import clean_partial_files, fit
+from recsys.trainer import clean_partial_files, fit, make_optimizer
 from sparse_core.infra.errors import InputError
 
-__all__ = ["CTRConfig", "CTRData", "evaluate_part", "load_ctr_data", "predict", "prepare_ctr", "run_ctr", "train_ctr"]
+__all__ = [
+    "CTRConfig",
+    "CTRData",
+    "evaluate_part",
+    "load_ctr_data",
+    "predict",
+    "prepare_ctr",
+    "run_ctr",
+    "shared_chunks",
+    "train_ctr",
+]
 
 
 @dataclass(frozen=True)
@@ -111,14 +128,98 @@ def predict(model: AutoInt, ids: np.ndarray, device: torch.device, batch_size: i
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def _read_span(data: CTRFile, span: range) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, ids)`` of the valid rows among the data lines ``span`` (empty arrays if none)."""
+    fields = len(data.cardinalities)
+    try:
+        for labels, ids in iter_chunks(
+            data.path, data.schema, data.vocabularies, data.hash_buckets, len(span), errors=data.errors, lines=span
+        ):
+            return labels, ids
+    except CTRFormatError:
+        if data.errors.count > data.errors.max_errors:
+            raise
+    return np.zeros(0, dtype=np.float32), np.zeros((0, fields), dtype=np.int64)  # every line malformed
+
+
+def shared_chunks(
+    data: CTRFile,
+    part: str,
+    chunk_rows: int,
+    ctx: DistContext | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transformed: tuple[torch.dtype, tuple[int, ...]] | None = None,
+):
+    """``(labels, ids)`` of one part chunk by chunk, the parsing shared by the processes.
+
+    Without torchrun (or with a split column, whose parts are not line ranges) this is
+    ``data.chunks(part, chunk_rows)``. Under torchrun the part's data lines are cut into
+    chunks of ``chunk_rows`` lines; of every ``world_size`` consecutive chunks, rank ``r``
+    parses the ``r``-th and broadcasts it (gloo), so that every rank yields every chunk, in
+    file order, having parsed ``1 / world_size`` of them. The ranks must call it together.
+    (Over NCCL, which broadcasts GPU tensors only, every rank parses every chunk.)
+
+    Args:
+        data: The scanned file.
+        part: ``"train"``, ``"valid"`` or ``"test"``.
+        chunk_rows: Data lines per chunk.
+        ctx: The process group (default: the current one).
+        transform: If given, the owner of a chunk maps its ids through it before the
+            broadcast (evaluation: ids -> click probabilities), so that this work is shared
+            too; every rank yields ``(labels, transform(ids))``.
+        transformed: ``(dtype, trailing shape)`` of what ``transform`` returns (needed with it).
+
+    Shapes:
+        - labels: ``(rows,)`` float32; ids: ``(rows, fields)`` int64, ``rows <= chunk_rows``.
+    """
+    import torch.distributed as dist
+
+    ctx = context() if ctx is None else ctx
+    if not ctx.active or data.ranges is None or dist.get_backend() != "gloo":  # NCCL broadcasts GPU tensors only
+        for labels, ids in data.chunks(part, chunk_rows):
+            yield labels, ids if transform is None else transform(ids)
+        return
+    dtype, trailing = transformed if transform is not None else (torch.int64, (len(data.cardinalities),))
+    lines = data.ranges[part]
+    spans = [range(start, min(start + chunk_rows, lines.stop)) for start in range(lines.start, lines.stop, chunk_rows)]
+    for first in range(0, len(spans), ctx.world_size):
+        group = spans[first : first + ctx.world_size]
+        if ctx.rank < len(group):
+            labels, ids = _read_span(data, group[ctx.rank])
+            mine = (torch.from_numpy(labels), torch.from_numpy(ids if transform is None else transform(ids)))
+        for owner in range(len(group)):
+            size = torch.tensor([mine[0].shape[0] if owner == ctx.rank else 0])
+            dist.broadcast(size, src=owner)
+            rows = int(size)
+            if not rows:
+                continue
+            if owner == ctx.rank:
+                labels, values = mine
+            else:
+                labels, values = torch.empty(rows, dtype=torch.float32), torch.empty(rows, *trailing, dtype=dtype)
+            dist.broadcast(labels, src=owner)
+            dist.broadcast(values, src=owner)
+            yield labels.numpy(), values.numpy()
+
+
 def evaluate_part(
     model: AutoInt, data: CTRData | CTRFile, part: str, device: torch.device, chunk_rows: int = 100_000
 ) -> dict[str, float]:
-    """AUC and logloss of one part (``"valid"``, ``"test"``), read chunk by chunk."""
+    """AUC and logloss of one part (``"valid"``, ``"test"``), read chunk by chunk.
+
+    Under torchrun every rank predicts its share of a file's chunks (:func:`shared_chunks`)
+    and receives the others' probabilities, so that all ranks get the same metrics.
+    """
     labels, probabilities = [], []
-    for chunk_labels, ids in data.chunks(part, chunk_rows):
+    if isinstance(data, CTRFile):
+        chunks = shared_chunks(
+            data, part, chunk_rows, transform=lambda ids: predict(model, ids, device), transformed=(torch.float64, ())
+        )
+    else:
+        chunks = ((y, predict(model, ids, device)) for y, ids in data.chunks(part, chunk_rows))
+    for chunk_labels, chunk_probabilities in chunks:
         labels.append(np.array(chunk_labels))
-        probabilities.append(predict(model, ids, device))
+        probabilities.append(chunk_probabilities)
     y, p = np.concatenate(labels), np.concatenate(probabilities)
     return {"auc": auc(y, p), "logloss": logloss(y, p)}
 
@@ -137,7 +238,7 @@ def _batches(data: CTRData | CTRFile, config: CTRConfig, seed: int, epoch: int, 
             rows = local_slice(order[start : start + config.batch_size], ctx)
             yield ids[rows].to(device), labels[rows].to(device)
         return
-    for index, (chunk_labels, chunk_ids) in enumerate(data.chunks("train", config.data.chunk_rows)):
+    for index, (chunk_labels, chunk_ids) in enumerate(shared_chunks(data, "train", config.data.chunk_rows, ctx)):
         order = torch.as_tensor(np.random.default_rng([seed, epoch, index]).permutation(chunk_labels.shape[0]))
         ids, labels = torch.from_numpy(chunk_ids), torch.from_numpy(chunk_labels)
         for start in range(0, order.numel(), config.batch_size):
@@ -168,27 +269,29 @@ def train_ctr(
         progress: Show progress bars.
 
     Returns:
-        ``test_auc``, ``test_logloss``, ``parameters``, ``samples_per_second`` (training),
-        ``epoch_seconds``, ``best_epoch``, ``valid_auc``, ``rows`` per part,
-        ``malformed_rows`` (skipped lines of a file), ``embedding_rows`` and the per-epoch
-        history ``epochs``.
+        ``test_auc``, ``test_logloss``, ``parameters``, ``samples_per_second`` (training, all
+        processes), ``epoch_seconds``, ``train_cpu_seconds`` (this process), ``best_epoch``,
+        ``valid_auc``, ``rows`` per part, ``malformed_rows`` (skipped lines of a file),
+        ``embedding_rows`` and the per-epoch history ``epochs``.
     """
     device = torch.device(device)
     ctx = context()
-    model = AutoInt(
-        data.cardinalities, config.resolved_architecture(), generator=torch.Generator().manual_seed(seed)
-    ).to(device)
+    model = AutoInt(data.cardinalities, config.resolved_architecture(), generator=torch.Generator().manual_seed(seed))
+    model.embedding.sparse = config.sparse_gradients  # row-sparse table gradients (AutoInt.embed reads the flag)
+    model = model.to(device)
     trained = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(model)
-    # the fused kernel updates each parameter in one pass (the same Adam rule; about 3x faster a step on a CPU)
-    optimizer = torch.optim.Adam(
+    # fused Adam updates each parameter in one pass (the same Adam rule; about 3x faster a step on a CPU);
+    # with sparse gradients the table trains with SparseAdam
+    optimizer = make_optimizer(
         model.parameters(),
-        lr=config.learning_rate,
+        config.learning_rate,
+        sparse=[model.embedding.weight] if config.sparse_gradients else (),
         weight_decay=config.weight_decay,
-        fused=device.type in ("cpu", "cuda"),
+        device=device,
     )
     chunk_rows = config.data.chunk_rows
 
@@ -212,6 +315,7 @@ def train_ctr(
         "test_logloss": test["logloss"],
         "parameters": sum(t.numel() for t in model.parameters()),
         "samples_per_second": result.samples_per_second * ctx.world_size,
+        "train_cpu_seconds": result.train_cpu_seconds,
         "epoch_seconds": result.epoch_seconds,
         "best_epoch": result.best_epoch,
         "valid_auc": result.best_metrics.get("auc"),

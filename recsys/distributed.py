@@ -7,6 +7,13 @@ floating-point summation order. Dynamic sparse updates decide from rank 0's stat
 broadcast (:func:`broadcast_masks`), so masks stay identical on every rank.
 
 Backends: gloo on CPU, NCCL on GPUs (sparse embedding gradients work over gloo only).
+
+Row-sparse table gradients (``--sparse-gradients``): DDP averages the sparse gradient of a
+plain ``nn.Embedding(sparse=True)`` itself (AutoInt's table), but takes the ``original``
+of a masked table (a parametrization) for a dense one and fails on its sparse gradient; the
+top-K models, whose only parameters are masked tables, therefore skip DDP under sparse
+gradients and average with :func:`allreduce_gradients` (gloo's sparse allreduce: every rank
+gathers the others' touched rows and sums them).
 The tasks' entry points (:func:`recsys.topk.run_topk`, :func:`recsys.ctr.run_ctr`) join
 the group from torchrun's environment and leave it at the end (:func:`process_group`);
 the command line only makes the run folder on the main process.
@@ -17,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,6 +36,7 @@ from sparse_core.masks import masked_parameters
 
 __all__ = [
     "DistContext",
+    "allreduce_gradients",
     "broadcast_masks",
     "context",
     "init_from_env",
@@ -128,6 +136,29 @@ def local_slice(batch: Tensor, ctx: DistContext) -> Tensor:
         - batch: ``(global_batch, ...)``; return: ``(about global_batch / world, ...)``.
     """
     return batch[ctx.rank :: ctx.world_size] if ctx.active else batch
+
+
+@torch.no_grad()
+def allreduce_gradients(parameters: Iterable[Tensor], ctx: DistContext | None = None) -> None:
+    """Averages every parameter's ``.grad`` over the processes, in place; sparse COO gradients too.
+
+    Call it on every rank after the backward pass, in place of DDP. A sparse gradient is
+    summed by the backend's sparse allreduce (gloo; NCCL has none) and comes back coalesced.
+    Every rank must pass the same parameters in the same order, each with a gradient of the
+    same layout (the collectives are matched one to one).
+
+    Raises:
+        RuntimeError: A parameter without a gradient.
+    """
+    ctx = context() if ctx is None else ctx
+    if not ctx.active:
+        return
+    for index, param in enumerate(parameters):
+        if param.grad is None:
+            raise RuntimeError(f"parameter {index} of shape {tuple(param.shape)} has no gradient to average")
+        grad = param.grad.coalesce() if param.grad.is_sparse else param.grad  # fewer rows to send
+        dist.all_reduce(grad)
+        param.grad = grad.div_(ctx.world_size)
 
 
 @torch.no_grad()

@@ -14,18 +14,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from torch.nn.utils import parametrize
 
 from recsys.config import TopKConfig
 from recsys.costs import topk_macs
 from recsys.data.movielens import Interactions
 from recsys.data.splits import TopKSplit
-from recsys.distributed import broadcast_masks, context, local_slice, process_group
+from recsys.distributed import allreduce_gradients, broadcast_masks, context, local_slice, process_group
 from recsys.dsl import make_updater, parameter_counts, sparsify
 from recsys.metrics import topk_metrics, user_item_matrix
 from recsys.models.embeddings import EmbeddingRanker
 from recsys.models.lightgcn import LightGCN, normalized_adjacency
 from recsys.models.mf import MF, bpr_loss
-from recsys.trainer import clean_partial_files, fit
+from recsys.trainer import clean_partial_files, fit, make_optimizer
 from sparse_core.infra.errors import ConfigError, InputError
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "load_split",
     "run_topk",
     "sample_negatives",
+    "table_parameters",
     "train_topk",
 ]
 
@@ -46,8 +48,16 @@ def build_model(
     config: TopKConfig, train: Interactions, device: torch.device, generator: torch.Generator
 ) -> EmbeddingRanker:
     """An MF or LightGCN model for the id space of ``train`` (LightGCN's graph is ``train``)."""
+    sparse = config.sparse_gradients
     if config.model == "mf":
-        model = MF(train.num_users, train.num_items, config.embedding_dim, config.joint_table, generator=generator)
+        model = MF(
+            train.num_users,
+            train.num_items,
+            config.embedding_dim,
+            config.joint_table,
+            generator=generator,
+            sparse_gradients=sparse,
+        )
         return model.to(device)
     adjacency = normalized_adjacency(train.users, train.items, train.num_users, train.num_items, device=device)
     model = LightGCN(
@@ -58,8 +68,20 @@ def build_model(
         config.layers,
         config.joint_table,
         generator=generator,
+        sparse_gradients=sparse,
     )
     return model.to(device)
+
+
+def table_parameters(model: EmbeddingRanker) -> list[torch.nn.Parameter]:
+    """The trained tensors of the embedding tables (a masked table's ``original``)."""
+    out = []
+    for table in model.embedding.tables():
+        if parametrize.is_parametrized(table, "weight"):
+            out.append(table.parametrizations.weight.original)
+        else:
+            out.append(table.weight)
+    return out
 
 
 def sample_negatives(users: np.ndarray, known_keys: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,8 +147,8 @@ def train_topk(
 
     Returns:
         Test ``recall@K`` / ``ndcg@K``, ``nonzeros``, ``dense_parameters``, ``density``,
-        ``epoch_seconds``, MAC counts (sparse and dense), the best validation metrics and the
-        per-epoch history (``epochs``).
+        ``epoch_seconds``, ``samples_per_second``, ``train_cpu_seconds``, MAC counts (sparse and
+        dense), the best validation metrics and the per-epoch history (``epochs``).
     """
     device = torch.device(device)
     ctx = context()
@@ -142,15 +164,28 @@ def train_topk(
             raise ConfigError(
                 f"DSLConfig.density {config.dsl.density:g} keeps no weight of {', '.join(empty)}", field="density"
             )
-    trained = model
-    if ctx.active:
+    trained, after_backward = model, None
+    if ctx.active and config.sparse_gradients:
+        # DDP takes a masked table's parameter for a dense one; every parameter here is a table
+        if device.type == "cuda":
+            raise ConfigError(
+                "--sparse-gradients under torchrun needs the gloo backend (CPU)", field="sparse_gradients"
+            )
+        parameters = list(model.parameters())
+        after_backward = lambda: allreduce_gradients(parameters, ctx)  # noqa: E731
+    elif ctx.active:
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(model, forward_sync_buffers=False)
-    # fused: one kernel per step; the default single-tensor Adam takes sqrt of the exactly-zero
+    # fused Adam: one kernel per step; the default single-tensor Adam takes sqrt of the exactly-zero
     # second moments of every masked weight, which torch's CPU sqrt does ~6x slower than of
-    # positive values (~10% of an MF + DSL step on ml100k)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=device.type in ("cpu", "cuda"))
+    # positive values (~10% of an MF + DSL step on ml100k). Sparse gradients: SparseAdam on the tables.
+    optimizer = make_optimizer(
+        model.parameters(),
+        config.learning_rate,
+        sparse=table_parameters(model) if config.sparse_gradients else (),
+        device=device,
+    )
     steps_per_epoch = -(-len(train) // config.batch_size)
     updater = None
     if config.dsl.sparse:
@@ -207,6 +242,7 @@ def train_topk(
         evaluate,
         config.trainer,
         after_step=after_step,
+        after_backward=after_backward,
         folder=folder if ctx.is_main else None,
         progress=progress and ctx.is_main,
     )
@@ -224,6 +260,7 @@ def train_topk(
             "tensor_densities": counts["tensor_densities"],
             "epoch_seconds": result.epoch_seconds,
             "samples_per_second": result.samples_per_second * ctx.world_size,
+            "train_cpu_seconds": result.train_cpu_seconds,
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
             "steps": result.steps,

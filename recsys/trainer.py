@@ -4,7 +4,10 @@ The loop reads top to bottom (docs/style.md, rule 6); what is model-specific com
 callables: ``batches(epoch)`` yields the epoch's mini-batches, ``loss(batch)`` returns the
 scalar to minimise, ``evaluate()`` returns validation metrics, and ``after_step(step)``
 runs after every optimizer step (a dynamic-sparse mask update, a mask broadcast across
-processes).
+processes); ``after_backward()``, if given, runs between the backward pass and the step
+(averaging gradients across processes where DDP does not).
+:func:`make_optimizer` builds the optimizer of a task: Adam, with the embedding tables on
+``torch.optim.SparseAdam`` when their gradients are row-sparse.
 The best state (by ``monitor``) is kept in memory, written to ``best.pt`` when a folder
 is given, and restored at the end.
 
@@ -22,7 +25,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +37,16 @@ from tqdm.auto import tqdm
 from recsys.config import TrainerConfig
 from sparse_core.infra.files import atomic_write
 
-__all__ = ["CHECKPOINT", "EarlyStopping", "FitResult", "TrainerConfig", "clean_partial_files", "fit"]
+__all__ = [
+    "CHECKPOINT",
+    "EarlyStopping",
+    "FitResult",
+    "OptimizerChain",
+    "TrainerConfig",
+    "clean_partial_files",
+    "fit",
+    "make_optimizer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +115,88 @@ class EarlyStopping:
         self.best, self.bad_evaluations = float(state["best"]), int(state["bad_evaluations"])
 
 
+class OptimizerChain:
+    """Several optimizers over disjoint parameters, stepped as one (Adam and SparseAdam).
+
+    ``state`` is one mapping parameter -> per-parameter state over all of them (the same
+    state dicts, so editing a moment in place edits the optimizer's), which is what a
+    dynamic sparse updater and :func:`recsys.distributed.broadcast_masks` read.
+
+    Args:
+        optimizers: The optimizers, each with its own parameters.
+    """
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = list(optimizers)
+
+    @property
+    def state(self) -> dict[Tensor, dict[str, Any]]:
+        return {param: state for optimizer in self.optimizers for param, state in optimizer.state.items()}
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [group for optimizer in self.optimizers for group in optimizer.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
+
+
+def make_optimizer(
+    parameters: Iterable[nn.Parameter],
+    learning_rate: float,
+    *,
+    sparse: Sequence[Tensor] = (),
+    weight_decay: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> torch.optim.Optimizer | OptimizerChain:
+    """Adam on ``parameters``, except the tables in ``sparse`` (row-sparse gradients): ``SparseAdam``.
+
+    ``torch.optim.SparseAdam`` is Adam's rule applied to the rows a step touches ("lazy" Adam:
+    the moments of a row move only when the row is looked up, Kingma & Ba 2015, Alg. 1 on
+    those rows); it keeps the learning rates the tasks' Adam settings were tuned for, where
+    sparse Adagrad (exactly the dense rule, but without momentum) would need new ones. The
+    dense parameters keep the fused Adam kernel (one pass per parameter on CPU and CUDA).
+
+    Args:
+        parameters: Every trained parameter.
+        learning_rate: Step size of both optimizers.
+        sparse: The parameters whose gradients are sparse COO tensors.
+        weight_decay: Adam's L2 penalty (SparseAdam has none: raises if set with ``sparse``).
+        device: Where the parameters live (chooses the fused kernel).
+
+    Returns:
+        ``Adam``, ``SparseAdam`` alone if every parameter is in ``sparse``, or an
+        :class:`OptimizerChain` of both.
+
+    Raises:
+        ValueError: ``weight_decay`` with sparse tables.
+    """
+    sparse_ids = {id(t) for t in sparse}
+    dense = [p for p in parameters if id(p) not in sparse_ids]
+    tables = list(sparse)
+    if tables and weight_decay:
+        raise ValueError("SparseAdam has no weight decay; use an L2 penalty on the looked-up rows instead")
+    fused = torch.device(device).type in ("cpu", "cuda")
+    optimizers: list[torch.optim.Optimizer] = []
+    if dense:
+        optimizers.append(torch.optim.Adam(dense, lr=learning_rate, weight_decay=weight_decay, fused=fused))
+    if tables:
+        optimizers.append(torch.optim.SparseAdam(tables, lr=learning_rate))
+    return optimizers[0] if len(optimizers) == 1 else OptimizerChain(*optimizers)
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` learned about the run.
@@ -114,6 +208,8 @@ class FitResult:
             epochs, the validation metrics.
         steps: Optimizer steps taken.
         train_seconds: Time spent in training steps (evaluation excluded).
+        train_cpu_seconds: CPU time of this process in training steps (its threads together):
+            beside ``train_seconds`` it tells a loaded machine (wall >> CPU) from slow code.
         samples: Training samples processed.
     """
 
@@ -122,6 +218,7 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0
     samples: int = 0
 
     @property
@@ -148,6 +245,7 @@ def fit(
     config: TrainerConfig,
     *,
     after_step: Callable[[int], Any] | None = None,
+    after_backward: Callable[[], Any] | None = None,
     folder: Path | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -155,12 +253,13 @@ def fit(
 
     Args:
         model: The module whose ``state_dict`` is checkpointed (the unwrapped one under DDP).
-        optimizer: Its optimizer (Adam in every recsys task).
+        optimizer: Its optimizer (Adam in every recsys task, SparseAdam on row-sparse tables).
         batches: ``batches(epoch)`` -> iterable of mini-batches (epochs count from 1).
         loss: ``loss(batch)`` -> scalar loss tensor.
         evaluate: Validation metrics, including ``config.monitor``.
         config: Epochs, patience, monitored metric.
         after_step: Called with the 1-based step number after every ``optimizer.step()``.
+        after_backward: Called after every backward pass, before ``optimizer.step()``.
         folder: If given, ``best.pt`` and a running ``metrics.json`` (per-epoch history) go here
             (an earlier run's are removed first).
         progress: Show a tqdm bar over epochs.
@@ -182,13 +281,15 @@ def fit(
     bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        started, total_loss, count = time.perf_counter(), 0.0, 0
+        started, started_cpu, total_loss, count = time.perf_counter(), time.process_time(), 0.0, 0
         for batch in batches(epoch):
             value = loss(batch)
             if not torch.isfinite(value):
                 raise FloatingPointError(f"loss is {value.item()} at epoch {epoch}, step {result.steps + 1}")
             optimizer.zero_grad(set_to_none=True)
             value.backward()
+            if after_backward is not None:
+                after_backward()
             optimizer.step()
             result.steps += 1
             if after_step is not None:
@@ -198,6 +299,7 @@ def fit(
             result.samples += _batch_size(batch)
         seconds = time.perf_counter() - started
         result.train_seconds += seconds
+        result.train_cpu_seconds += time.process_time() - started_cpu
         record: dict[str, float] = {"epoch": epoch, "loss": total_loss / max(count, 1), "train_seconds": seconds}
         stop = False
         if epoch % config.eval_every == 0 or epoch == config.epochs:

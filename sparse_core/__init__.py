@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "apply_mask": "masks",
     "default_prunable": "masks",
     "effective_parameters": "masks",
+    "embedding_lookup": "masks",
     "masked_parameters": "masks",
     "remove_masks": "masks",
     "set_mask": "masks",

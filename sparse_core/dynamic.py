@@ -240,7 +240,10 @@ class DynamicSparseUpdater:
     gradient regrowth the updater registers a forward hook on every `MaskParametrization`
     that attaches a gradient hook to the effective weight, and sums ``dL/dW_effective``
     over all uses since the previous `step` (so gradient accumulation and weight sharing
-    work). This costs one parameter-sized tensor per masked parameter. The sums are
+    work). This costs one parameter-sized tensor per masked parameter. Tables read through
+    `sparse_core.masks.embedding_lookup` (row-sparse gradients) are captured from the rows
+    they look up instead: each captured backward keeps its ``(ids, dL/dW_effective rows)``
+    and the table-sized score is built once, by ``index_add_``, at the update. The sums are
     cleared by every `step`; checkpoint between steps. Only the gradients an update will
     use are captured: ``step(t)`` arms the capture for the backward passes before
     ``step(t + 1)`` if ``t + 1`` is an update step, so pass consecutive step numbers (a new
@@ -282,6 +285,7 @@ class DynamicSparseUpdater:
         self.ever_active = {name: mask.detach().clone() for name, (_, mask) in self._masked.items()}
         self.updates_done = 0
         self._dense_gradients: dict[str, Tensor] = {}
+        self._row_gradients: dict[str, list[tuple[Tensor, Tensor]]] = {}  # captured sparse lookups
         self._capture = True  # whether the backward passes before the next step() are recorded
         self._clean = False  # whether every inactive weight and moment is known to be zero (see step())
         self._hook_handles: list = []
@@ -295,8 +299,9 @@ class DynamicSparseUpdater:
             module = self.model.get_submodule(module_path)
             for parametrization in module.parametrizations[attr]:
                 if isinstance(parametrization, MaskParametrization):
-                    hook = parametrization.register_forward_hook(_GradientCapture(self, name, parametrization))
-                    self._hook_handles.append(hook)
+                    capture = _GradientCapture(self, name, parametrization)
+                    self._hook_handles.append(parametrization.register_forward_hook(capture))
+                    self._hook_handles.append(parametrization.register_lookup_hook(capture.lookup))
 
     def __deepcopy__(self, memo: dict) -> DynamicSparseUpdater:
         """A copy driving the copied model (and optimizer), with its own gradient hooks."""
@@ -315,6 +320,28 @@ class DynamicSparseUpdater:
             self._dense_gradients[name] += gradient.detach()
         else:
             self._dense_gradients[name] = gradient.detach().clone()
+
+    def _accumulate_rows(self, name: str, ids: Tensor, gradient: Tensor) -> None:
+        self._row_gradients.setdefault(name, []).append((ids.detach().reshape(-1), gradient.detach()))
+
+    def _captured_gradients(self) -> dict[str, Tensor]:
+        """Takes the captured gradients since the previous step: name -> dense ``dL/dW_effective``.
+
+        Row-sparse captures are summed into a table-sized tensor here, once per update (the
+        dense sum of the whole-table captures, if any, is the starting point).
+        """
+        dense, self._dense_gradients = self._dense_gradients, {}
+        rows, self._row_gradients = self._row_gradients, {}
+        for name, pieces in rows.items():
+            original = self._masked[name][0]
+            total = dense.get(name)
+            if total is None:
+                total = torch.zeros_like(original, memory_format=torch.contiguous_format)
+            flat = total.view(original.shape[0], -1)
+            for ids, gradient in pieces:
+                flat.index_add_(0, ids.to(flat.device), gradient.reshape(ids.numel(), -1).to(flat.dtype))
+            dense[name] = total
+        return dense
 
     def close(self) -> None:
         """Removes the gradient hooks from the model (the updater can no longer regrow by gradient)."""
@@ -358,12 +385,15 @@ class DynamicSparseUpdater:
             RuntimeError: If gradient regrowth has no dense gradient, or (a bug) the
                 number of non-zeros changed.
         """
-        dense_gradients, self._dense_gradients = self._dense_gradients, {}
         config = self.config
+        update = is_update_step(step, config.update_every, config.start_step, config.end_step)
+        if not update:  # captured for nothing (a new updater captures until its first step)
+            self._dense_gradients, self._row_gradients = {}, {}
+        dense_gradients = self._captured_gradients()
         self._capture = config.regrowth == "gradient" and is_update_step(
             step + 1, config.update_every, config.start_step, config.end_step
         )
-        if not is_update_step(step, config.update_every, config.start_step, config.end_step):
+        if not update:
             return False
         grow_scores = self._grow_scores(dense_gradients)
         fraction = config.update_fraction(step)
@@ -499,6 +529,7 @@ class DynamicSparseUpdater:
         self.generator.set_state(state["generator_state"].cpu())
         self.updates_done = int(state["updates_done"])
         self._dense_gradients = {}
+        self._row_gradients = {}
         self._capture = True
         self._clean = False
 
@@ -522,6 +553,14 @@ class _GradientCapture:
             return
         if updater._capture and effective_weight.requires_grad:
             effective_weight.register_hook(functools.partial(updater._accumulate, self.name))
+
+    def lookup(self, module: nn.Module, ids: Tensor, rows: Tensor) -> None:
+        """Lookup hook: records ``dL/dW_effective`` at the looked-up rows (sparse gradients)."""
+        updater = self._updater() if self._updater is not None else None
+        if updater is None or self._owner is None or module is not self._owner():
+            return
+        if updater._capture and rows.requires_grad:
+            rows.register_hook(functools.partial(updater._accumulate_rows, self.name, ids))
 
     def __deepcopy__(self, memo: dict) -> _GradientCapture:
         return _GradientCapture(None, self.name, None)

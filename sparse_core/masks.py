@@ -9,6 +9,8 @@ of the mask, see :class:`MaskParametrization`), so masked weights are exactly ze
 receive exactly zero gradient. :func:`set_mask` edits the masks in place
 (dynamic sparse training; weights it grows restart at exactly zero), :func:`remove_masks`
 bakes them in for good.
+:func:`embedding_lookup` reads rows of a (masked) embedding table with a row-sparse
+gradient, so a large table never receives a dense gradient.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
+from torch.utils.hooks import RemovableHandle
 
 __all__ = [
     "Mask",
@@ -30,6 +35,7 @@ __all__ = [
     "apply_mask",
     "default_prunable",
     "effective_parameters",
+    "embedding_lookup",
     "masked_parameters",
     "named_parameters",
     "remove_masks",
@@ -259,6 +265,7 @@ class MaskParametrization(nn.Module):
         self.register_buffer("mask", mask.clone())
         self._scale: Tensor | None = None
         self._scale_key: tuple | None = None
+        self._lookup_hooks: OrderedDict[int, Callable[[nn.Module, Tensor, Tensor], None]] = OrderedDict()
 
     def _scale_for(self, original: Tensor) -> Tensor:
         key = (id(self.mask), self.mask._version, original.dtype, original.device)
@@ -270,10 +277,40 @@ class MaskParametrization(nn.Module):
     def forward(self, original: Tensor) -> Tensor:
         return original * self._scale_for(original)
 
+    def lookup(self, original: Tensor, ids: Tensor, sparse: bool = True) -> Tensor:
+        """Rows ``ids`` of ``original * mask``, read without building the masked table.
+
+        ``F.embedding(ids, original, sparse=sparse) * mask[ids]``: with ``sparse`` the gradient of
+        ``original`` is a sparse COO tensor holding the looked-up rows only (uncoalesced, one
+        entry per id), its values already zero at masked entries. The lookup hooks
+        (:meth:`register_lookup_hook`) see every call.
+
+        Shapes:
+            - original: ``(rows, dim)``; ids: any shape ``S`` of int64; return: ``(*S, dim)``.
+        """
+        rows = F.embedding(ids, original, sparse=sparse) * F.embedding(ids, self._scale_for(original))
+        for hook in list(self._lookup_hooks.values()):
+            hook(self, ids, rows)
+        return rows
+
+    def register_lookup_hook(self, hook: Callable[[nn.Module, Tensor, Tensor], None]) -> RemovableHandle:
+        """Calls ``hook(parametrization, ids, masked_rows)`` after every :meth:`lookup`; returns its handle.
+
+        The masked rows are the effective weights' rows, so a gradient hook on them sees
+        ``dL/dW_effective`` at those rows, inactive entries included (what gradient regrowth ranks).
+        """
+        handle = RemovableHandle(self._lookup_hooks)
+        self._lookup_hooks[handle.id] = hook
+        return handle
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_scale"], state["_scale_key"] = None, None  # rebuilt on first use
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_lookup_hooks", OrderedDict())  # pickled before lookups existed
 
 
 def _walk(module: nn.Module, prefix: str = "", seen: set[int] | None = None) -> Iterator[tuple[str, nn.Module]]:
@@ -296,6 +333,39 @@ def _mask_parametrization(module: nn.Module, attr: str) -> MaskParametrization |
         if isinstance(p, MaskParametrization):
             return p
     return None
+
+
+def embedding_lookup(module: nn.Module, ids: Tensor, attr: str = "weight", sparse: bool = True) -> Tensor:
+    """Rows ``ids`` of ``module``'s table ``attr``, masked if a mask is applied, with a row-sparse gradient.
+
+    For a table masked by :func:`apply_mask` this is :meth:`MaskParametrization.lookup` on its
+    ``original`` (the masked table is never built); for an unmasked one,
+    ``F.embedding(ids, table, sparse=sparse)``. With ``sparse`` the gradient of the trained
+    tensor is a sparse COO tensor of the looked-up rows (``torch.optim.SparseAdam`` or
+    ``torch.optim.Adagrad`` accept it), so a table of millions of rows never receives a
+    dense gradient; the values equal the dense path's gradient on those rows.
+
+    Args:
+        module: The module owning the table (e.g. an ``nn.Embedding``).
+        ids: Row indices.
+        attr: The table's attribute name.
+        sparse: Row-sparse gradient (else dense, as ``module.weight[ids]``).
+
+    Shapes:
+        - ids: any shape ``S``; return: ``(*S, dim)``.
+
+    Raises:
+        ValueError: If the table carries a parametrization other than one mask.
+    """
+    if not parametrize.is_parametrized(module, attr):
+        return F.embedding(ids, getattr(module, attr), sparse=sparse)
+    chain = module.parametrizations[attr]
+    if len(chain) != 1 or not isinstance(chain[0], MaskParametrization):
+        raise ValueError(
+            f"embedding_lookup reads tables masked by apply_mask only; {attr!r} carries "
+            f"{[type(p).__name__ for p in chain]}"
+        )
+    return chain[0].lookup(chain.original, ids, sparse=sparse)
 
 
 def named_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:

@@ -402,6 +402,8 @@ class AutoInt(nn.Module):
         Shapes:
             - ids: ``(batch, fields)`` int64; return: ``(batch, fields, embedding_dim)``.
         """
+        if self.embedding.sparse:  # row-sparse table gradient (ctr --sparse-gradients; DDP allreduces it sparse)
+            return self.embedding(ids + self.offsets)
         # indexing the table: the same rows as ``self.embedding(...)``, with a cheaper backward
         # (an accumulating scatter of the rows' gradients instead of nn.Embedding's sort)
         return self.embedding.weight[ids + self.offsets]

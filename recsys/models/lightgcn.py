@@ -53,7 +53,7 @@ class LightGCN(EmbeddingRanker):
     """LightGCN with ``layers`` ``LGConv`` propagations over a fixed normalised adjacency.
 
     Args:
-        num_users, num_items, dim, joint: See :class:`UserItemEmbedding`.
+        num_users, num_items, dim, joint, sparse_gradients: See :class:`UserItemEmbedding`.
         adjacency: Output of :func:`normalized_adjacency` (kept as a plain attribute, not a
             buffer: it is data, not state, and is not saved with the model).
         layers: Number of propagation layers K (paper: 3).
@@ -69,6 +69,7 @@ class LightGCN(EmbeddingRanker):
         layers: int = 3,
         joint: bool = True,
         generator: torch.Generator | None = None,
+        sparse_gradients: bool = False,
     ):
         super().__init__()
         from torch_geometric.nn import LGConv
@@ -76,7 +77,9 @@ class LightGCN(EmbeddingRanker):
         expected = (num_users + num_items,) * 2
         if tuple(adjacency.shape) != expected:
             raise ValueError(f"adjacency has shape {tuple(adjacency.shape)}, expected {expected}")
-        self.embedding = UserItemEmbedding(num_users, num_items, dim, joint=joint, generator=generator)
+        self.embedding = UserItemEmbedding(
+            num_users, num_items, dim, joint=joint, generator=generator, sparse_gradients=sparse_gradients
+        )
         self.convs = nn.ModuleList(LGConv(normalize=False) for _ in range(layers))
         self.adjacency = adjacency
 

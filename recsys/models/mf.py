@@ -24,9 +24,11 @@ class MF(EmbeddingRanker):
     """Scores ``s_ui = <e_u, e_i>``.
 
     Args:
-        num_users, num_items, dim, joint: See :class:`UserItemEmbedding`.
+        num_users, num_items, dim, joint, sparse_gradients: See :class:`UserItemEmbedding`.
         generator: Optional generator for the initialisation.
     """
+
+    propagates = False
 
     def __init__(
         self,
@@ -35,9 +37,12 @@ class MF(EmbeddingRanker):
         dim: int = 64,
         joint: bool = True,
         generator: torch.Generator | None = None,
+        sparse_gradients: bool = False,
     ):
         super().__init__()
-        self.embedding = UserItemEmbedding(num_users, num_items, dim, joint=joint, generator=generator)
+        self.embedding = UserItemEmbedding(
+            num_users, num_items, dim, joint=joint, generator=generator, sparse_gradients=sparse_gradients
+        )
 
     def final_embeddings(self) -> tuple[Tensor, Tensor]:
         """User and item representations used for scoring (here: the tables themselves)."""

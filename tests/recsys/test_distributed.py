@@ -59,6 +59,59 @@ def test_two_processes_stay_identical_and_match_one(tmp_path):
     assert abs(rank0["metrics"]["ndcg@20"] - single["metrics"]["ndcg@20"]) < 0.05
 
 
+@pytest.mark.slow  # two torchrun launches: 15 s at rest, over a minute on a busy machine
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_lightgcn_dsl_with_sparse_gradients_keeps_masks_identical_after_every_update(tmp_path):
+    """Two processes, gloo, row-sparse gradients averaged by sparse allreduce (no DDP wrapper)."""
+    run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            str(WORKER),
+            str(tmp_path),
+            "lightgcn-sparse",
+        ],
+        tmp_path,
+    )
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}_of2.pt", weights_only=True) for r in (0, 1))
+    assert rank0["metrics"]["mask_updates"] == rank1["metrics"]["mask_updates"] > 2
+    assert rank0["digests"].numel() == rank0["metrics"]["mask_updates"]
+    assert torch.equal(rank0["digests"], rank1["digests"])  # after every update
+    assert len(set(rank0["digests"].tolist())) > 1  # the masks moved
+    for name in rank0["masks"]:
+        assert torch.equal(rank0["masks"][name], rank1["masks"][name])
+    for name in rank0["parameters"]:
+        torch.testing.assert_close(rank0["parameters"][name], rank1["parameters"][name], rtol=0, atol=0)
+
+
+@pytest.mark.slow  # two torchrun launches: 15 s at rest, over a minute on a busy machine
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_file_chunks_parsed_in_turn_reach_every_rank_as_one_process_reads_them(tmp_path):
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
+    run([*launch, "--master_port", str(free_port()), str(WORKER), str(tmp_path), "ctr-chunks"], tmp_path)
+    run([sys.executable, str(WORKER), str(tmp_path), "ctr-chunks"], tmp_path)
+    rank0, rank1, single = (
+        torch.load(tmp_path / name, weights_only=True)
+        for name in ("chunks0_of2.pt", "chunks1_of2.pt", "chunks0_of1.pt")
+    )
+    for part in ("train", "valid"):
+        assert single[part]["labels"].numel() > 37  # several chunks, one malformed row skipped
+        for rank in (rank0, rank1):
+            assert torch.equal(rank[part]["labels"], single[part]["labels"])
+            assert torch.equal(rank[part]["ids"], single[part]["ids"])
+            assert rank[part]["largest"] <= 37
+            torch.testing.assert_close(
+                rank[part]["row_sums"], single[part]["ids"].sum(1).double() * 0.5, rtol=0, atol=0
+            )
+
+
 @pytest.mark.network
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_command_under_torchrun_joins_and_leaves_the_group(tmp_path):
