@@ -25,24 +25,15 @@ def run(args, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
 
 
+def torchrun(tmp_path, *worker_args: str) -> None:
+    """The worker on two local processes (gloo)."""
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
+    run([*launch, "--master_port", str(free_port()), str(WORKER), str(tmp_path), *worker_args], tmp_path)
+
+
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_two_processes_stay_identical_and_match_one(tmp_path):
-    run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
-            str(WORKER),
-            str(tmp_path),
-        ],
-        tmp_path,
-    )
+    torchrun(tmp_path)
     run([sys.executable, str(WORKER), str(tmp_path)], tmp_path)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}_of2.pt", weights_only=True) for r in (0, 1))
     single = torch.load(tmp_path / "rank0_of1.pt", weights_only=True)
@@ -63,23 +54,7 @@ def test_two_processes_stay_identical_and_match_one(tmp_path):
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_lightgcn_dsl_with_sparse_gradients_keeps_masks_identical_after_every_update(tmp_path):
     """Two processes, gloo, row-sparse gradients averaged by sparse allreduce (no DDP wrapper)."""
-    run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
-            str(WORKER),
-            str(tmp_path),
-            "lightgcn-sparse",
-        ],
-        tmp_path,
-    )
+    torchrun(tmp_path, "lightgcn-sparse")
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}_of2.pt", weights_only=True) for r in (0, 1))
     assert rank0["metrics"]["mask_updates"] == rank1["metrics"]["mask_updates"] > 2
     assert rank0["digests"].numel() == rank0["metrics"]["mask_updates"]
@@ -94,8 +69,7 @@ def test_lightgcn_dsl_with_sparse_gradients_keeps_masks_identical_after_every_up
 @pytest.mark.slow  # two torchrun launches: 15 s at rest, over a minute on a busy machine
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_file_chunks_parsed_in_turn_reach_every_rank_as_one_process_reads_them(tmp_path):
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
-    run([*launch, "--master_port", str(free_port()), str(WORKER), str(tmp_path), "ctr-chunks"], tmp_path)
+    torchrun(tmp_path, "ctr-chunks")
     run([sys.executable, str(WORKER), str(tmp_path), "ctr-chunks"], tmp_path)
     rank0, rank1, single = (
         torch.load(tmp_path / name, weights_only=True)
