@@ -177,6 +177,7 @@ else:
     target_sim = dataclasses.replace(DEMO_SCALE.simulation, years=3.0, members=1, seed=7)
     from blocking.qg3.run import simulate
 
+    (OUT / "target-run").mkdir(parents=True, exist_ok=True)
     simulate(target_sim, OUT / "target-run")
     target_run = OUT / "target-run" / "output.nc"
 from blocking.config import DatasetConfig, IndexConfig, SplitConfig
