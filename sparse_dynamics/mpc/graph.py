@@ -70,6 +70,21 @@ def _add(first: Affine, second: Affine) -> Affine:
     return matrices, first[1] + second[1]
 
 
+def _unroll_layers(prefix: str, mlp_layers, copies: list[dict], layers: list, sizes: dict) -> None:
+    """Each hidden layer of an MLP as one stacked layer ``<prefix>k`` over all its copies.
+
+    Appends the stacked layers to ``layers`` (their widths to ``sizes``) and records in each
+    copy how its layer's units are read back from the stacked one.
+    """
+    for k, layer in enumerate(mlp_layers, start=1):
+        name = f"{prefix}{k}"
+        weights, bias = _stack([_compose(layer.weights, layer.bias, copy) for copy in copies], sizes)
+        layers.append(ReluLayer(name, weights, bias))
+        sizes[name] = len(bias)
+        for p, copy in enumerate(copies):
+            copy[layer.name] = ({name: _selector(layer.units, p, len(copies))}, np.zeros(layer.units))
+
+
 def _stack(parts: list[Affine], sizes: dict[str, int]) -> Affine:
     """The maps of ``parts`` one below the other (a source missing in a part reads as zeros)."""
     names = [name for name in sizes if any(name in matrices for matrices, _ in parts)]
@@ -155,13 +170,7 @@ def unroll_graph(edge: CompactNetwork, node: CompactNetwork) -> CompactNetwork:
                  np.concatenate([np.zeros(dim), onehot[i], onehot[j]]))}
         for i, j in pairs
     ]  # fmt: skip
-    for k, layer in enumerate(edge.layers, start=1):
-        name = f"edge{k}"
-        weights, bias = _stack([_compose(layer.weights, layer.bias, copy) for copy in copies], sizes)
-        layers.append(ReluLayer(name, weights, bias))
-        sizes[name] = len(bias)
-        for p, copy in enumerate(copies):
-            copy[layer.name] = ({name: _selector(layer.units, p, len(pairs))}, np.zeros(layer.units))
+    _unroll_layers("edge", edge.layers, copies, layers, sizes)
     messages = [({}, np.zeros(edge.output_dim)) for _ in range(count)]
     for (i, _), copy in zip(pairs, copies):
         messages[i] = _add(messages[i], _compose(edge.output.weights, edge.output.bias, copy))
@@ -173,13 +182,7 @@ def unroll_graph(edge: CompactNetwork, node: CompactNetwork) -> CompactNetwork:
         constants = ({INPUT: drive} if actuated else {}, np.zeros(action_dim))
         parts = [messages[i], ({}, onehot[i].astype(np.float64)), constants]
         node_copies.append({INPUT: _stack(parts, sizes)})
-    for k, layer in enumerate(node.layers, start=1):
-        name = f"node{k}"
-        weights, bias = _stack([_compose(layer.weights, layer.bias, copy) for copy in node_copies], sizes)
-        layers.append(ReluLayer(name, weights, bias))
-        sizes[name] = len(bias)
-        for i, copy in enumerate(node_copies):
-            copy[layer.name] = ({name: _selector(layer.units, i, count)}, np.zeros(layer.units))
+    _unroll_layers("node", node.layers, node_copies, layers, sizes)
     output = ReluLayer(
         "output", *_stack([_compose(node.output.weights, node.output.bias, copy) for copy in node_copies], sizes)
     )
