@@ -23,7 +23,12 @@ traffic; measured in benchmarks/autoint_step.py):
   side are read as ``fields * heads`` tokens of one item, the heads kept apart by a ``-inf``
   mask on the scores, so that each product has half as many items (for two heads) and the
   projection, output and their gradients need no reordering copies;
-- the big scratch tensors (the projection and its gradient) are reused from step to step
+- with fewer keys than one AVX-512 vector holds (8 fields), the scores are kept transposed,
+  ``K Q^T``, so that the softmax and its gradient run over dim -2, a vector of queries at a
+  time, instead of element by element over a short last dimension;
+- the big scratch tensors (the projection and its gradient) are reused from step to step,
+  and the tensors that leave the layer (its output, the attention, the input's gradient) are
+  recycled once nothing refers to them, so that a step touches no fresh pages
   (:class:`ScratchBuffers`).
 
 The arithmetic is the paper's, step for step: a test compares logits and gradients with
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -52,6 +58,13 @@ SPLIT_PRODUCT_SIZE = 16
 #: item per row instead of one per (head, row), which is faster at that width
 #: (benchmarks/autoint_step.py).
 TOKEN_LAYOUT_SIZE = 16
+
+#: Items with fewer keys (fields, or tokens in the token layout) than this keep their scores
+#: transposed, ``K Q^T`` with the softmax over dim -2: PyTorch's CPU softmax over a last
+#: dimension narrower than one AVX-512 vector runs element by element, over dim -2 it runs
+#: a vector of queries at a time, 2.5-3x faster for the forward and backward at 8 fields
+#: (benchmarks/autoint_step.py).
+KEYS_LAST_SIZE = 16
 
 __all__ = ["AutoInt", "AutoIntConfig", "InteractingLayer", "ScratchBuffers", "init_linear"]
 
@@ -79,14 +92,42 @@ class ScratchBuffers:
     are kept. Every :meth:`take` stamps the tensor, so that a holder can tell whether it has
     been handed out again since (:meth:`stamp`).
 
+    Tensors that leave the layer (its output, the attention saved for the backward pass, the
+    gradient handed to the layer below) cannot be given back, since the caller decides when
+    they die; :meth:`recycle` hands out such a tensor again only once nothing outside the
+    pool refers to it any more, neither a Python name nor autograd nor a view. Fresh tensors
+    of a few MB each step would otherwise be fresh pages each step: glibc returns the freed
+    top of its heap to the kernel (``M_TRIM_THRESHOLD``), and the next step pays a page fault
+    per 4 KiB touched (~1,200 per step and 7% of its time in the paper's configuration,
+    benchmarks/autoint_step.py).
+
     Args:
-        per_shape: Free tensors kept per shape, dtype and device.
+        per_shape: Free tensors kept per shape, dtype and device (and, for :meth:`recycle`,
+            tensors tracked per shape).
     """
 
     def __init__(self, per_shape: int = 2):
         self.per_shape = per_shape
         self.free: dict[tuple, list[Tensor]] = {}
+        self.tracked: dict[tuple, list[Tensor]] = {}
         self._stamps = itertools.count()
+
+    def recycle(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialised tensor of ``shape``: a tracked one nothing else refers to, or a fresh one.
+
+        A fresh tensor is tracked (up to ``per_shape`` per shape) and may be handed out again
+        by a later call once every reference to it from outside the pool (a Python name, a
+        tensor saved by autograd, a view of its memory) is gone.
+        """
+        key = (tuple(shape), like.dtype, like.device)
+        stack = self.tracked.setdefault(key, [])
+        for index in range(len(stack)):
+            if _unreferenced(stack, index):
+                return stack[index]
+        tensor = like.new_empty(shape)
+        if len(stack) < self.per_shape:
+            stack.append(tensor)
+        return tensor
 
     def take(self, shape: tuple[int, ...], like: Tensor, avoid: Tensor | None = None) -> Tensor:
         """An uninitialised tensor of ``shape`` with ``like``'s dtype and device (never ``avoid``)."""
@@ -115,6 +156,19 @@ class ScratchBuffers:
     def clear(self) -> None:
         """Drops every kept tensor."""
         self.free.clear()
+        self.tracked.clear()
+
+
+def _unreferenced(stack: list[Tensor], index: int) -> bool:
+    """Whether ``stack[index]`` is referred to by ``stack`` alone (no name, no autograd, no view)."""
+    tensor = stack[index]
+    # references: the list, ``tensor`` and getrefcount's argument; the C++ tensor held by its
+    # Python object only; its storage by the tensor and by the temporary untyped_storage()
+    return (
+        sys.getrefcount(tensor) == 3
+        and tensor._use_count() == 1
+        and torch._C._storage_Use_Count(tensor.untyped_storage()._cdata) == 2
+    )
 
 
 class _InteractingFunction(torch.autograd.Function):
@@ -127,7 +181,9 @@ class _InteractingFunction(torch.autograd.Function):
     1. the head-major projection: block ``i * heads + h`` is ``x W_{i,h}^T`` (queries,
        keys, values, residual of head ``h``), contiguous, so that every head of every row is
        one item of a batched product read in place;
-    2. ``A = softmax(Q K^T)`` per head and row (Eq. 5, unscaled as in the paper);
+    2. ``A = softmax(Q K^T)`` per head and row (Eq. 5, unscaled as in the paper; with
+       fewer than :data:`KEYS_LAST_SIZE` keys computed and kept as ``A^T``, the softmax over
+       dim -2);
     3. ``Z = R + A V`` (Eqs. 6 and 8; the batched product adds onto ``R``) and
        ``out = relu(Z)`` with the heads side by side (Eq. 7).
 
@@ -165,13 +221,19 @@ class _InteractingFunction(torch.autograd.Function):
             projected = _project(x, weight, parts * heads, head_dim, buffers)
             items = projected.view(parts, heads * batch, fields, head_dim)
         mask = _head_mask(fields, heads, x) if by_token and heads > 1 else None
-        if mask is None:  # Eq. 5
-            scores = torch.bmm(items[0], items[1].transpose(1, 2))
-        else:  # Eq. 5 within each head, -inf between the tokens of different heads
-            scores = torch.baddbmm(mask, items[0], items[1].transpose(1, 2))
-        attention = torch.softmax(scores, dim=-1)
+        keys_first = items.shape[2] < KEYS_LAST_SIZE
+        queries, keys = (items[1], items[0]) if keys_first else (items[0], items[1])
+        scores = buffers.take((items.shape[1], items.shape[2], items.shape[2]), x)
+        if mask is None:  # Eq. 5 (keys_first: its transpose, K Q^T)
+            torch.bmm(queries, keys.transpose(1, 2), out=scores)
+        else:  # Eq. 5 within each head, -inf between the tokens of different heads (a symmetric mask)
+            torch.baddbmm(mask, queries, keys.transpose(1, 2), out=scores)
+        stored = buffers.recycle(scores.shape, x)  # over the keys:
+        torch.ops.aten._softmax.out(scores, -2 if keys_first else -1, False, out=stored)
+        buffers.give(scores)
+        attention = stored.transpose(1, 2) if keys_first else stored  # (item, query, key)
         if by_token:  # the items are the output's rows already, heads side by side (Eq. 7)
-            out = x.new_empty(rows, width)
+            out = buffers.recycle((rows, width), x)
             torch.bmm(attention, items[2], out=out.view(items[2].shape))  # Eq. 6
             if residual:  # Eq. 8
                 out += projected[3]
@@ -182,15 +244,15 @@ class _InteractingFunction(torch.autograd.Function):
                 torch.baddbmm(items[3], attention, items[2], out=summed)
             else:
                 torch.bmm(attention, items[2], out=summed)
-            out = x.new_empty(batch, fields, heads, head_dim)  # Eq. 7: heads side by side
+            out = buffers.recycle((batch, fields, heads, head_dim), x)  # Eq. 7: heads side by side
             torch.clamp_min(summed.view(heads, batch, fields, head_dim).permute(1, 2, 0, 3), 0, out=out)  # Eq. 8
             buffers.give(summed)
             out = out.view(rows, width)
         if keep:  # the projection is handed back by backward, so it is kept on ctx with its stamp
             ctx.fields, ctx.heads, ctx.parts, ctx.buffers = fields, heads, parts, buffers
-            ctx.items_shape, ctx.by_token = items.shape, by_token
+            ctx.items_shape, ctx.by_token, ctx.keys_first = items.shape, by_token, keys_first
             ctx.projected, ctx.stamp = projected, buffers.stamp(projected)
-            ctx.save_for_backward(x, weight, attention, out)
+            ctx.save_for_backward(x, weight, stored, out)
         else:
             buffers.give(projected)
         return out
@@ -198,7 +260,9 @@ class _InteractingFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, weight, attention, out = ctx.saved_tensors
+        x, weight, stored, out = ctx.saved_tensors
+        keys_first = ctx.keys_first
+        attention = stored.transpose(1, 2) if keys_first else stored  # (item, query, key)
         fields, heads, parts, buffers, projected = ctx.fields, ctx.heads, ctx.parts, ctx.buffers, ctx.projected
         if buffers.stamp(projected) != ctx.stamp:
             raise RuntimeError(
@@ -220,11 +284,19 @@ class _InteractingFunction(torch.autograd.Function):
                 grad_input=grad_z.view(heads, batch, fields, grad_z.shape[-1]),
             )
         torch.bmm(attention.transpose(1, 2), grad_z, out=grads[2])  # dV
-        grad_scores = torch._softmax_backward_data(
-            torch.bmm(grad_z, items[2].transpose(1, 2)), attention, -1, attention.dtype
-        )  # zero between the tokens of different heads, where the attention is
+        grad_attention, grad_stored = buffers.take(stored.shape, stored), buffers.take(stored.shape, stored)
+        if keys_first:  # dA^T = V G^T
+            torch.bmm(items[2], grad_z.transpose(1, 2), out=grad_attention)
+        else:
+            torch.bmm(grad_z, items[2].transpose(1, 2), out=grad_attention)
+        # the softmax's Jacobian over the keys; zero between the tokens of different heads, where the attention is
+        torch.ops.aten._softmax_backward_data.out(
+            grad_attention, stored, -2 if keys_first else -1, stored.dtype, grad_input=grad_stored
+        )
+        grad_scores = grad_stored.transpose(1, 2) if keys_first else grad_stored
         torch.bmm(grad_scores, items[1], out=grads[0])  # dQ
         torch.bmm(grad_scores.transpose(1, 2), items[0], out=grads[1])  # dK
+        buffers.give(grad_attention, grad_stored)
         if parts == 3:
             buffers.give(grad_z)
         grad_x, grad_weight = _project_backward(grad_projected, x, weight, ctx.needs_input_grad[:2], buffers)
@@ -257,14 +329,14 @@ def _project_backward(
         flat = buffers.take((rows, blocks * head_dim), grad)
         flat.view(rows, blocks, head_dim).copy_(grad.transpose(0, 1))
         if needs[0]:
-            grad_x = torch.mm(flat, weight)
+            grad_x = torch.mm(flat, weight, out=buffers.recycle((rows, weight.shape[1]), grad))
         if needs[1]:
             grad_weight = torch.mm(flat.t(), x)
         buffers.give(flat)
         return grad_x, grad_weight
     parts = weight.chunk(blocks)
     if needs[0]:
-        grad_x = torch.mm(grad[0], parts[0])
+        grad_x = torch.mm(grad[0], parts[0], out=buffers.recycle((rows, weight.shape[1]), grad))
         for j in range(1, blocks):
             grad_x.addmm_(grad[j], parts[j])
     if needs[1]:

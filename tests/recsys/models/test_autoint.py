@@ -52,22 +52,25 @@ LAYER_CASES = [
 ]
 
 
+# 5 fields: the scores kept transposed (fewer keys than KEYS_LAST_SIZE); 17: in query-key order
+@pytest.mark.parametrize("fields", [5, 17])
 @pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_matches_the_paper_equations(heads, head_dim, residual):
+def test_interacting_layer_matches_the_paper_equations(heads, head_dim, residual, fields):
     torch.manual_seed(0)
     layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual)
-    x = torch.randn(4, 5, 6)
+    x = torch.randn(4, fields, 6)
     torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
     with torch.no_grad():  # the evaluation path (nothing kept for backward)
         torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("fields", [5, 17])
 @pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_gradients_match_autograd_through_the_equations(heads, head_dim, residual):
+def test_interacting_layer_gradients_match_autograd_through_the_equations(heads, head_dim, residual, fields):
     torch.manual_seed(1)
     layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual).double()
-    x = torch.randn(4, 5, 6, dtype=torch.double, requires_grad=True)
-    upstream = torch.randn(4, 5, layer.width, dtype=torch.double)
+    x = torch.randn(4, fields, 6, dtype=torch.double, requires_grad=True)
+    upstream = torch.randn(4, fields, layer.width, dtype=torch.double)
     ours = torch.autograd.grad(layer(x), (x, layer.projection.weight), upstream)
     reference = torch.autograd.grad(reference_layer(layer, x), (x, layer.projection.weight), upstream)
     for a, b in zip(ours, reference):
@@ -150,6 +153,58 @@ def test_scratch_buffers_keep_at_most_per_shape_and_never_hand_out_avoid():
     stamp = buffers.stamp(a)
     buffers.give(a)
     assert buffers.take((2, 3), like) is a and buffers.stamp(a) != stamp
+
+
+class _Save(torch.autograd.Function):
+    """Keeps its second input for the backward pass, as a layer's saved tensors."""
+
+    @staticmethod
+    def forward(ctx, a, kept):
+        ctx.save_for_backward(kept)
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        lambda tensor: tensor,
+        lambda tensor: tensor.view(12),
+        lambda tensor: tensor.detach(),
+        lambda tensor: tensor.numpy(),
+        lambda tensor: _Save.apply(torch.zeros(1, requires_grad=True), tensor),  # an autograd graph
+    ],
+    ids=["name", "view", "detached", "numpy", "graph"],
+)
+def test_recycle_hands_a_tensor_out_again_only_once_nothing_refers_to_it(hold):
+    buffers = ScratchBuffers(per_shape=2)
+    like = torch.zeros(1)
+    key = ((4, 3), like.dtype, like.device)
+    tensor = buffers.recycle((4, 3), like)
+    holder = hold(tensor)
+    del tensor
+    assert buffers.recycle((4, 3), like) is not buffers.tracked[key][0]
+    del holder
+    assert buffers.recycle((4, 3), like) is buffers.tracked[key][0]
+
+
+@pytest.mark.parametrize("head_dim", [8, 32])
+def test_outputs_held_by_the_caller_are_never_overwritten(head_dim):
+    torch.manual_seed(6)
+    model = AutoInt([5, 7, 9], AutoIntConfig(head_dim=head_dim))
+    held, outputs = [], []
+    model.interacting[0].register_forward_hook(lambda module, inputs, out: held.append(out))
+    for step in range(4):
+        ids = torch.randint(0, 5, (6, 3), generator=torch.Generator().manual_seed(step))
+        logits, _ = model(ids)
+        logits.sum().backward()
+        outputs.append(held[-1].detach().clone())
+        model.zero_grad()
+    for out, kept in zip(held, outputs):
+        assert torch.equal(out, kept)
 
 
 def test_state_dict_names_are_unchanged():
