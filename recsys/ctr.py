@@ -10,7 +10,8 @@ it is scanned once (malformed rows, parts, vocabularies), then every epoch reads
 training rows chunk by chunk, each chunk shuffled with a seeded generator, and every
 validation reads the validation rows the same way.
 
-Under torchrun the file's parsing is shared: of every ``world_size`` consecutive chunks
+Under torchrun the file's parsing is shared: the scan (each rank scans a contiguous share
+of the lines and the counts are pooled, :func:`open_shared_ctr_file`), and then of every ``world_size`` consecutive chunks
 (``chunk_rows`` data lines each) every rank parses one and broadcasts it, so that all
 ranks see every chunk and take their share of the same global batches
 (:func:`shared_chunks`); parsing a Criteo row costs about as much as training on it.
@@ -44,6 +45,7 @@ __all__ = [
     "CTRData",
     "evaluate_part",
     "load_ctr_data",
+    "open_shared_ctr_file",
     "predict",
     "prepare_ctr",
     "run_ctr",
@@ -140,6 +142,29 @@ def _read_span(data: CTRFile, span: range) -> tuple[np.ndarray, np.ndarray]:
         if data.errors.count > data.errors.max_errors:
             raise
     return np.zeros(0, dtype=np.float32), np.zeros((0, fields), dtype=np.int64)  # every line malformed
+
+
+def open_shared_ctr_file(config: CTRConfig, ctx: DistContext | None = None) -> CTRFile:
+    """:func:`~recsys.data.ctr_file.open_ctr_file` with the scan shared by the processes.
+
+    Under torchrun (gloo) rank ``r`` scans the ``r``-th of ``world_size`` contiguous spans
+    of the data lines and the ranks exchange what they found
+    (:func:`torch.distributed.all_gather_object`), so that every rank holds the scan of
+    the whole file, vocabularies included, having parsed ``1 / world_size`` of it; without
+    torchrun (or over NCCL) the one process scans it all. The ranks must call it together.
+    """
+    import torch.distributed as dist
+
+    ctx = context() if ctx is None else ctx
+    if not ctx.active or dist.get_backend() != "gloo":
+        return open_ctr_file(config)
+
+    def gather(mine):
+        shares = [None] * ctx.world_size
+        dist.all_gather_object(shares, mine)
+        return shares
+
+    return open_ctr_file(config, share=(ctx.rank, ctx.world_size), gather=gather)
 
 
 def shared_chunks(
@@ -358,5 +383,5 @@ def run_ctr(
     if folder is not None:
         clean_partial_files(folder)
     with process_group(device) as local_device:
-        data = open_ctr_file(config) if config.data.path is not None else load_ctr_data(config)
+        data = open_shared_ctr_file(config) if config.data.path is not None else load_ctr_data(config)
         return train_ctr(config, data, seed=seed, device=local_device, folder=folder, progress=progress)

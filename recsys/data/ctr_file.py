@@ -9,6 +9,10 @@ and fits one vocabulary per field (values seen ``min_count`` times; or none, wit
 (:meth:`CTRFile.chunks`), so memory stays bounded by one chunk, the vocabularies and the
 model, whatever the file's size.
 
+Under torchrun the scan is shared (``gather``): each of the processes scans a contiguous
+share of the data lines, and their counts are pooled, so that every process fits the same
+vocabularies having parsed ``1 / world_size`` of the file.
+
 Parts: by line order (the first ``fractions[0]`` of the data lines train, the next
 ``fractions[1]`` validate, the rest test; a file ordered by time is split by time), or by
 a split column naming each row's part.
@@ -19,8 +23,8 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +43,7 @@ from recsys.data.textio import count_lines, iter_lines
 from recsys.data.vocab import Vocabulary
 from sparse_core.infra.errors import InputError
 
-__all__ = ["CTRFile", "open_ctr_file", "read_schema"]
+__all__ = ["CTRFile", "ScanShare", "open_ctr_file", "read_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +153,98 @@ def _line_order_ranges(
     return {part: range(cuts[i], cuts[i + 1]) for i, part in enumerate(PARTS)}
 
 
-def open_ctr_file(config: CTRConfig) -> CTRFile:
+@dataclass
+class ScanShare:
+    """What one process's share of the scan found (picklable: the processes exchange it).
+
+    Attributes:
+        rows: Part -> valid rows.
+        positives: Part -> rows labelled 1.
+        counts: ``(field index, token) -> count`` over the training rows (empty when hashing).
+        errors: The malformed rows, ``(line number, reason)``, in line order.
+        failure: The message of the error that stopped this share (past the malformed-row
+            limit), or None.
+    """
+
+    rows: dict[str, int]
+    positives: dict[str, int]
+    counts: Counter = field(default_factory=Counter)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
+
+
+def _share_of(lines: range, share: tuple[int, int]) -> range:
+    """The ``share[0]``-th of ``share[1]`` contiguous, near-equal spans of ``lines``."""
+    index, count = share
+    size = len(lines)
+    return range(lines.start + index * size // count, lines.start + (index + 1) * size // count)
+
+
+def _scan(
+    path: Path,
+    schema: CTRSchema,
+    errors: RowErrors,
+    lines: range | None,
+    cuts: list[int] | None,
+    hashing: bool,
+) -> ScanShare:
+    offset = 2 if schema.header else 1
+    found = ScanShare(dict.fromkeys(PARTS, 0), dict.fromkeys(PARTS, 0))
+    rows, positives, counts = found.rows, found.positives, found.counts
+    try:
+        for number, part, label, tokens in iter_rows(path, schema, errors, lines=lines):
+            if cuts is not None:
+                part = PARTS[bisect.bisect_right(cuts, number - offset)]
+            rows[part] += 1
+            positives[part] += label == 1.0
+            if part == "train" and not hashing:
+                counts.update(enumerate(tokens))
+    except CTRFormatError as error:  # past the limit: the other shares still need this share's answer
+        found.failure = str(error)
+    found.errors = list(errors.rows)
+    return found
+
+
+def _pool(shares: list[ScanShare], errors: RowErrors) -> ScanShare:
+    """The shares' counts summed; their malformed rows counted in ``errors``, in line order.
+
+    Raises:
+        CTRFormatError: past ``errors.max_errors`` malformed rows in all, as one scan would.
+    """
+    pooled = ScanShare(dict.fromkeys(PARTS, 0), dict.fromkeys(PARTS, 0))
+    logged, errors.logged = errors.logged, 0  # each share logged its own rows already
+    try:
+        for share in shares:
+            for number, reason in share.errors:
+                errors.add(number, reason)
+    finally:
+        errors.logged = logged
+    for share in shares:
+        if share.failure is not None:  # (the rows above raise first whenever the shares' failures add up)
+            raise CTRFormatError(share.failure)
+        for part in PARTS:
+            pooled.rows[part] += share.rows[part]
+            pooled.positives[part] += share.positives[part]
+        pooled.counts.update(share.counts)
+    return pooled
+
+
+def open_ctr_file(
+    config: CTRConfig,
+    *,
+    share: tuple[int, int] = (0, 1),
+    gather: Callable[[ScanShare], list[ScanShare]] | None = None,
+) -> CTRFile:
     """Scans ``config.data.path`` once: malformed rows, rows per part, vocabularies.
 
     Args:
         config: The run's settings; ``config.data`` names the file and its layout.
+        share: ``(index, count)``: this process scans the ``index``-th of ``count``
+            contiguous spans of the data lines (torchrun: ``(rank, world_size)``).
+        gather: With ``count > 1``: hands this process's :class:`ScanShare` to the others
+            and returns every share's, in share order (all processes call it together; e.g.
+            :func:`torch.distributed.all_gather_object`). Every process then holds the
+            same scan.
 
     Returns:
         The scanned file, ready for :meth:`CTRFile.chunks`.
@@ -165,6 +256,10 @@ def open_ctr_file(config: CTRConfig) -> CTRFile:
         InputError: a part without rows, or with a single class (AUC is undefined), or
             vocabularies that would leave every value out of vocabulary.
     """
+    if not 0 <= share[0] < share[1]:
+        raise ValueError(f"share must be (index, count) with 0 <= index < count, got {share}")
+    if share[1] > 1 and gather is None:
+        raise ValueError("a scan shared by several processes needs gather")
     spec = config.data
     path = Path(spec.path)
     schema = read_schema(config)
@@ -174,17 +269,16 @@ def open_ctr_file(config: CTRConfig) -> CTRFile:
     if ranges is not None:
         lines = range(0, ranges["test"].stop)
     cuts = [ranges["valid"].start, ranges["test"].start] if ranges is not None else None
-    offset = 2 if schema.header else 1
     hashing = spec.hash_buckets is not None
-    counts: Counter = Counter()
-    rows, positives = dict.fromkeys(PARTS, 0), dict.fromkeys(PARTS, 0)
-    for number, part, label, tokens in iter_rows(path, schema, errors, lines=lines):
-        if cuts is not None:
-            part = PARTS[bisect.bisect_right(cuts, number - offset)]
-        rows[part] += 1
-        positives[part] += label == 1.0
-        if part == "train" and not hashing:
-            counts.update(enumerate(tokens))
+    if share[1] == 1:
+        found = _scan(path, schema, errors, lines, cuts, hashing)
+        if found.failure is not None:
+            raise CTRFormatError(found.failure)
+    else:  # (a split column and every line: the shares need the count of lines)
+        span = lines if lines is not None else range(0, max(count_lines(path) - int(schema.header), 0))
+        mine = _scan(path, schema, RowErrors(path, spec.max_malformed), _share_of(span, share), cuts, hashing)
+        found = _pool(gather(mine), errors)
+    rows, positives, counts = found.rows, found.positives, found.counts
     if sum(rows.values()) == 0:
         raise errors.no_valid_rows()
     for part in PARTS:

@@ -31,15 +31,14 @@ if len(sys.argv) > 2 and sys.argv[2] == "ctr-chunks":  # the shared parsing of a
     from conftest import write_criteo
 
     from recsys.config import CTRConfig, CTRFileConfig
-    from recsys.ctr import shared_chunks
-    from recsys.data.ctr_file import open_ctr_file
+    from recsys.ctr import open_shared_ctr_file, shared_chunks
 
     path = out / "clicks.txt.gz"
     if ctx.is_main:
         write_criteo(path, rows=400, extra=("not\ta\trow",))
     if ctx.active:
         dist.barrier()
-    data = open_ctr_file(CTRConfig(data=CTRFileConfig(path=path, format="criteo"), min_count=1))
+    data = open_shared_ctr_file(CTRConfig(data=CTRFileConfig(path=path, format="criteo"), min_count=1))
     parts = {}
     for part in ("train", "valid"):
         chunks = list((labels.copy(), ids.copy()) for labels, ids in shared_chunks(data, part, 37))

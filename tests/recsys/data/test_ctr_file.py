@@ -111,3 +111,64 @@ def test_a_min_count_no_value_reaches_is_an_error(tmp_path):
     path = write_criteo(tmp_path / "day.gz", rows=100)
     with pytest.raises(InputError, match="no value occurs --min-count 1000 times"):
         open_ctr_file(config(path, format="criteo", min_count=1000))
+
+
+def shared_scans(settings, count):
+    """``open_ctr_file`` as each of ``count`` processes would run it, the exchange simulated in one process.
+
+    Every share scans its span first (what ``gather`` hands over), then each share's call
+    pools them; returns every share's scan.
+    """
+    found = []
+
+    def keep(mine):
+        found.append(mine)
+        raise _Gathered
+
+    for index in range(count):
+        with pytest.raises(_Gathered):
+            open_ctr_file(settings, share=(index, count), gather=keep)
+    return [open_ctr_file(settings, share=(index, count), gather=lambda mine: list(found)) for index in range(count)]
+
+
+class _Gathered(Exception):
+    pass
+
+
+def same_scan(a, b):
+    for name in ("rows", "positives", "ranges", "lines", "cardinalities"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert [v.tokens_ for v in a.vocabularies] == [v.tokens_ for v in b.vocabularies]
+    assert a.errors.rows == b.errors.rows
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_scan_shared_by_processes_equals_one_scan(tmp_path, count):
+    """Malformed rows in several shares; the vocabularies from pooled counts, min_count 2 included."""
+    lines = criteo_lines(150, seed=3)
+    lines[10] = lines[120] = "1\tinf\tb"
+    path = tmp_path / "day.txt"
+    path.write_text("\n".join(lines) + "\n")
+    for settings in (
+        config(path, format="criteo", min_count=2),
+        config(path, format="criteo", min_count=1, max_rows=97),
+    ):
+        whole = open_ctr_file(settings)
+        for shared in shared_scans(settings, count):
+            same_scan(shared, whole)
+    assert [line for line, _ in whole.errors.rows] == [11]
+    with pytest.raises(ValueError, match="needs gather"):
+        open_ctr_file(config(path, format="criteo"), share=(0, 2))
+
+
+def test_a_shared_scan_counts_malformed_rows_over_all_shares_against_the_limit(tmp_path):
+    lines = criteo_lines(120, seed=4)
+    lines[5] = lines[70] = lines[110] = "1\tinf\tb"  # one per share: no share alone is past the limit
+    path = tmp_path / "day.txt"
+    path.write_text("\n".join(lines) + "\n")
+    settings = config(path, format="criteo", max_malformed=2)
+    with pytest.raises(CTRFormatError, match="more than 2 malformed rows") as one:
+        open_ctr_file(settings)
+    with pytest.raises(CTRFormatError, match="more than 2 malformed rows") as shared:
+        shared_scans(settings, 3)
+    assert str(shared.value) == str(one.value)
