@@ -157,6 +157,13 @@ def test_a_scan_shared_by_processes_equals_one_scan(tmp_path, count):
         for shared in shared_scans(settings, count):
             same_scan(shared, whole)
     assert [line for line, _ in whole.errors.rows] == [11]
+    rows = ["part,clicked,site"] + [f"{('train', 'valid', 'test')[r % 3]},{r % 2},s{r % 4}" for r in range(40)]
+    split = tmp_path / "split.csv"
+    split.write_text("\n".join(rows) + "\n")
+    settings = config(split, format="csv", label_column="clicked", split_column="part", min_count=1)
+    whole = open_ctr_file(settings)  # a split column: the shares are cut from the count of lines
+    for shared in shared_scans(settings, count):
+        same_scan(shared, whole)
     with pytest.raises(ValueError, match="needs gather"):
         open_ctr_file(config(path, format="criteo"), share=(0, 2))
 
