@@ -16,24 +16,23 @@ The cost of one prune-and-regrow is measured apart: CPU time of
 ``DynamicSparseUpdater.step`` on update steps of MF's 2,625 x 64 table (168k weights)
 after real BPR steps, at the update fractions of the schedule.
 
-``--fused-adam`` runs everything with ``torch.optim.Adam(..., fused=True)`` (a what-if for
-the optimizer that ``recsys topk`` builds): the default single-tensor Adam takes the square
-root of the second moments, which are exactly zero at every inactive weight of a sparse
-table, and ``torch.sqrt`` of zeros is several times slower on CPU than of positive values.
+Every run trains with the optimizer ``recsys topk`` builds (:func:`recsys.trainer.make_optimizer`:
+fused Adam; the single-tensor Adam would take the square root of the second moments, exactly
+zero at every inactive weight of a sparse table, which ``torch.sqrt`` does several times
+slower on CPU than of positive values).
 
 Epoch times are CPU seconds of the training loop by default (``--clock wall`` for wall
 seconds; on a loaded machine wall times are inflated, and unevenly).
 
 Run:  .venv/bin/python benchmarks/recsys_dsl_timing.py [--models mf] [--repeats 5] [--epochs 6] [--threads 1]
-      [--intervals 150 10] [--fused-adam] [--clock cpu]
-Writes benchmarks/results/recsys_dsl_timing[_fused].json.
+      [--intervals 150 10] [--clock cpu] [--steps 600]
+Writes benchmarks/results/recsys_dsl_timing.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import os
 import statistics
@@ -46,18 +45,11 @@ import torch
 from recsys.dsl import DSLConfig, make_updater, sparsify
 from recsys.models.mf import bpr_loss
 from recsys.topk import TopKConfig, build_model, load_split, train_topk
-from recsys.trainer import TrainerConfig
+from recsys.trainer import TrainerConfig, make_optimizer
 from sparse_core.infra.files import atomic_write
 from sparse_core.masks import masked_parameters
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def adam_patch(fused: bool):
-    """``torch.optim.Adam`` with ``fused=True`` while the block runs (the --fused-adam what-if)."""
-    if not fused:
-        return contextlib.nullcontext()
-    return mock.patch.object(torch.optim, "Adam", functools.partial(torch.optim.Adam, fused=True))
 
 
 def epoch_clock(clock: str):
@@ -70,7 +62,8 @@ def epoch_clock(clock: str):
         return contextlib.nullcontext()
     import recsys.trainer
 
-    return mock.patch.object(recsys.trainer, "time", mock.Mock(perf_counter=time.process_time))
+    # every other attribute (process_time for the trainer's train_cpu_seconds) is the real module's
+    return mock.patch.object(recsys.trainer, "time", mock.Mock(wraps=time, perf_counter=time.process_time))
 
 
 def epoch_times(model: str, split, args) -> dict:
@@ -92,7 +85,7 @@ def epoch_times(model: str, split, args) -> dict:
                 dsl=DSLConfig(density=density, update_every=every),
             )
             started = time.process_time()
-            with adam_patch(args.fused_adam), epoch_clock(args.clock):
+            with epoch_clock(args.clock):
                 metrics = train_topk(config, split, seed=repeat)
             cpu[kind].append(time.process_time() - started)
             per_run[kind].append(statistics.mean(epoch["train_seconds"] for epoch in metrics["epochs"]))
@@ -109,16 +102,15 @@ def epoch_times(model: str, split, args) -> dict:
     }
 
 
-def _mf_run(split, density: float, update_every: int, planned_steps: int, fused: bool):
-    """MF as ``recsys topk`` builds it (DSL-masked when ``density < 1``), its Adam and its updater."""
+def _mf_run(split, density: float, update_every: int, planned_steps: int):
+    """MF as ``recsys topk`` builds it (DSL-masked when ``density < 1``), its optimizer and its updater."""
     generator = torch.Generator().manual_seed(0)
     config = TopKConfig(model="mf", dsl=DSLConfig(density=density, update_every=update_every))
     model = build_model(config, split.train, torch.device("cpu"), generator)
     updater = None
-    with adam_patch(fused):
-        if config.dsl.sparse:
-            sparsify(model, config.dsl.density, generator, initial_mask=config.dsl.initial_mask)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    if config.dsl.sparse:
+        sparsify(model, config.dsl.density, generator, initial_mask=config.dsl.initial_mask)
+    optimizer = make_optimizer(model.parameters(), config.learning_rate)
     if config.dsl.sparse:
         updater = make_updater(model, optimizer, config.dsl, planned_steps=planned_steps, generator=generator)
     return config, model, optimizer, updater
@@ -148,9 +140,9 @@ def step_times(split, args) -> dict:
     Finer-grained than `epoch_times` (each step of each run sees the same load), without the
     epoch's negative sampling; masks change up to 75% of ``--steps``, as in a run.
     """
-    runs = {"dense": _mf_run(split, 1.0, args.intervals[0], args.steps, args.fused_adam)}
+    runs = {"dense": _mf_run(split, 1.0, args.intervals[0], args.steps)}
     for every in args.intervals:
-        runs[f"dsl_every_{every}"] = _mf_run(split, args.density, every, args.steps, args.fused_adam)
+        runs[f"dsl_every_{every}"] = _mf_run(split, args.density, every, args.steps)
     batches = _batches(split, runs["dense"][0].batch_size, 36, torch.Generator().manual_seed(1))
     seconds = {kind: 0.0 for kind in runs}
     for step in range(1, args.steps + 1):
@@ -173,7 +165,7 @@ def step_times(split, args) -> dict:
 def update_cost(split, args, steps: int = 60) -> dict:
     """CPU milliseconds of one ``updater.step`` on an update step of MF's table (median over updates)."""
     # Updates every 2 steps of 2 * steps planned: the fraction decays as in the first half of a run.
-    config, model, optimizer, updater = _mf_run(split, args.density, 2, 2 * steps, args.fused_adam)
+    config, model, optimizer, updater = _mf_run(split, args.density, 2, 2 * steps)
     costs, moved = [], []
     for step, batch in enumerate(_batches(split, config.batch_size, steps, torch.Generator().manual_seed(2)), start=1):
         _bpr_step(config, model, optimizer, batch)
@@ -203,7 +195,6 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.2)
     parser.add_argument("--intervals", type=int, nargs="+", default=[150, 10], help="DSL update intervals (steps)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--fused-adam", action="store_true", help="what-if: Adam(fused=True) everywhere")
     parser.add_argument("--clock", default="cpu", choices=["cpu", "wall"], help="epoch times: CPU or wall seconds")
     parser.add_argument("--steps", type=int, default=600, help="steps of the step-interleaved MF timing (0: skip)")
     args = parser.parse_args()
@@ -223,7 +214,6 @@ def main() -> None:
         "density": args.density,
         "epochs": args.epochs,
         "repeats": args.repeats,
-        "fused_adam": args.fused_adam,
         "clock": args.clock,
         "load_average_at_start": load,
         "update_cost": cost,
@@ -255,7 +245,7 @@ def main() -> None:
                 flush=True,
             )
     result["load_average_at_end"] = os.getloadavg()
-    path = RESULTS / f"recsys_dsl_timing{'_fused' if args.fused_adam else ''}.json"
+    path = RESULTS / "recsys_dsl_timing.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "w") as handle:
         handle.write(json.dumps(result, indent=2) + "\n")
