@@ -25,7 +25,8 @@ traffic; measured in benchmarks/autoint_step.py):
   projection, output and their gradients need no reordering copies;
 - with fewer keys than one AVX-512 vector holds (8 fields), the scores are kept transposed,
   ``K Q^T``, so that the softmax and its gradient run over dim -2, a vector of queries at a
-  time, instead of element by element over a short last dimension;
+  time, instead of element by element over a short last dimension; the softmax is shifted
+  by each item's largest score (one contiguous reduction), with an exact fallback;
 - the big scratch tensors (the projection and its gradient) are reused from step to step,
   and the tensors that leave the layer (its output, the attention, the input's gradient) are
   recycled once nothing refers to them, so that a step touches no fresh pages
@@ -229,7 +230,10 @@ class _InteractingFunction(torch.autograd.Function):
         else:  # Eq. 5 within each head, -inf between the tokens of different heads (a symmetric mask)
             torch.baddbmm(mask, queries, keys.transpose(1, 2), out=scores)
         stored = buffers.recycle(scores.shape, x)  # over the keys:
-        torch.ops.aten._softmax.out(scores, -2 if keys_first else -1, False, out=stored)
+        if keys_first:
+            _softmax_keys_first(scores, stored, buffers)
+        else:
+            torch.ops.aten._softmax.out(scores, -1, False, out=stored)
         buffers.give(scores)
         attention = stored.transpose(1, 2) if keys_first else stored  # (item, query, key)
         if by_token:  # the items are the output's rows already, heads side by side (Eq. 7)
@@ -302,6 +306,30 @@ class _InteractingFunction(torch.autograd.Function):
         grad_x, grad_weight = _project_backward(grad_projected, x, weight, ctx.needs_input_grad[:2], buffers)
         buffers.give(projected, grad_projected)
         return grad_x, grad_weight, None, None, None, None, None
+
+
+def _softmax_keys_first(scores: Tensor, out: Tensor, buffers: ScratchBuffers) -> None:
+    """``out = softmax(scores, dim=1)`` for transposed scores ``(items, keys, queries)``.
+
+    Shifted by each item's largest score rather than each query's: one contiguous reduction
+    instead of one over the short keys dimension (the softmax is the same for any shift),
+    about 2x faster than PyTorch's softmax over dim -2 at 8 keys. A query whose scores all
+    lie far below the item's largest (its sum of exponentials under ``tiny / eps``, where
+    float rounding would start to lose digits) sends the whole tensor through the exact
+    per-query shift instead.
+    """
+    items = scores.shape[0]
+    peak = buffers.take((items, 1, 1), scores)
+    torch.amax(scores.flatten(1), dim=1, keepdim=True, out=peak.view(items, 1))
+    torch.sub(scores, peak, out=out).exp_()
+    total = buffers.take((items, 1, scores.shape[2]), scores)
+    torch.sum(out, dim=1, keepdim=True, out=total)
+    info = torch.finfo(scores.dtype)
+    if items and total.amin().item() < info.tiny / info.eps:
+        torch.ops.aten._softmax.out(scores, 1, False, out=out)
+    else:
+        out.div_(total)
+    buffers.give(peak, total)
 
 
 def _project(x: Tensor, weight: Tensor, blocks: int, head_dim: int, buffers: ScratchBuffers) -> Tensor:

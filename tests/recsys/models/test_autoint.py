@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from recsys.models.autoint import AutoInt, AutoIntConfig, InteractingLayer, ScratchBuffers
+from recsys.models.autoint import AutoInt, AutoIntConfig, InteractingLayer, ScratchBuffers, _softmax_keys_first
 
 
 def reference_layer(layer: InteractingLayer, x: torch.Tensor) -> torch.Tensor:
@@ -85,6 +85,33 @@ def test_token_layout_attends_within_each_head_only():
     with torch.no_grad():
         layer.projection.weight.mul_(30.0)  # logits of order 1e3: exp overflows unless masked out
     x = torch.randn(3, 4, 6, dtype=torch.double)
+    out = layer(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, reference_layer(layer, x), rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_item_shifted_softmax_equals_the_softmax_even_far_below_an_items_peak(dtype):
+    generator = torch.Generator().manual_seed(7)
+    scores = torch.randn(50, 8, 8, generator=generator, dtype=dtype) * 5
+    out = torch.empty_like(scores)
+    _softmax_keys_first(scores, out, ScratchBuffers())
+    torch.testing.assert_close(out, torch.softmax(scores, dim=1), rtol=1e-6, atol=1e-7)
+    scores[3, :, 2] -= (
+        500.0  # one query's scores all far below the item's peak: exp underflows unless shifted per query
+    )
+    _softmax_keys_first(scores, out, ScratchBuffers())
+    torch.testing.assert_close(out, torch.softmax(scores, dim=1), rtol=1e-6, atol=1e-7)
+    assert torch.isfinite(out).all()
+
+
+def test_head_major_layer_with_huge_logits_matches_the_equations():
+    """Logits of order 1e3 (exp overflows or underflows unless shifted), 8 fields: the transposed scores."""
+    torch.manual_seed(8)
+    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16).double()
+    with torch.no_grad():
+        layer.projection.weight.mul_(30.0)
+    x = torch.randn(3, 8, 6, dtype=torch.double)
     out = layer(x)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, reference_layer(layer, x), rtol=1e-10, atol=1e-8)
