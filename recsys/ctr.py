@@ -10,11 +10,12 @@ it is scanned once (malformed rows, parts, vocabularies), then every epoch reads
 training rows chunk by chunk, each chunk shuffled with a seeded generator, and every
 validation reads the validation rows the same way.
 
-Under torchrun the file's parsing is shared: the scan (each rank scans a contiguous share
-of the lines and the counts are pooled, :func:`open_shared_ctr_file`), and then of every ``world_size`` consecutive chunks
-(``chunk_rows`` data lines each) every rank parses one and broadcasts it, so that all
-ranks see every chunk and take their share of the same global batches
-(:func:`shared_chunks`); parsing a Criteo row costs about as much as training on it.
+Under torchrun the file's parsing is shared. The scan: each rank scans a contiguous share
+of the lines and the counts are pooled (:func:`open_shared_ctr_file`). The epochs: of every
+``world_size`` consecutive chunks (``chunk_rows`` data lines each) every rank parses one
+and broadcasts it, so that all ranks see every chunk and take their share of the same
+global batches (:func:`shared_chunks`); parsing a Criteo row costs about as much as
+training on it.
 """
 
 from __future__ import annotations
