@@ -316,8 +316,12 @@ def _softmax_keys_first(scores: Tensor, out: Tensor, buffers: ScratchBuffers) ->
     about 2x faster than PyTorch's softmax over dim -2 at 8 keys. A query whose scores all
     lie far below the item's largest (its sum of exponentials under ``tiny / eps``, where
     float rounding would start to lose digits) sends the whole tensor through the exact
-    per-query shift instead.
+    per-query shift instead. Off the CPU (where the check would wait for the device) the
+    exact softmax runs directly.
     """
+    if scores.device.type != "cpu":
+        torch.ops.aten._softmax.out(scores, 1, False, out=out)
+        return
     items = scores.shape[0]
     peak = buffers.take((items, 1, 1), scores)
     torch.amax(scores.flatten(1), dim=1, keepdim=True, out=peak.view(items, 1))
