@@ -31,23 +31,17 @@ import argparse
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from recsys.distributed import local_torchrun
 from sparse_core.infra.files import atomic_write
 
 SPARSEWORKS = [sys.executable, "-m", "sparseworks"]
 CASES = ("autoint", "autoint-sparse", "mf", "mf-sparse", "lightgcn", "lightgcn-sparse")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(case: str, args: argparse.Namespace, out: Path) -> list[str]:
@@ -80,19 +74,7 @@ def run_once(case: str, processes: int, args: argparse.Namespace, scratch: Path)
     out = scratch / f"{case}-{processes}-{time.time_ns()}"
     launcher = SPARSEWORKS
     if processes > 1:
-        launcher = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            str(processes),
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
-            "-m",
-            "sparseworks",
-        ]
+        launcher = [*local_torchrun(processes), "-m", "sparseworks"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

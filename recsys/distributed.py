@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import socket
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ __all__ = [
     "context",
     "init_from_env",
     "launched",
+    "local_torchrun",
     "local_device",
     "local_slice",
     "masks_digest",
@@ -64,6 +67,29 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def local_torchrun(processes: int) -> list[str]:
+    """The command that starts a Python program on ``processes`` processes of this host under torchrun.
+
+    ``python -m torch.distributed.run --nproc_per_node N --master_addr 127.0.0.1
+    --master_port P``, with ``P`` a TCP port free at the time of the call; append the
+    program (``-m sparseworks ...`` or a script) and its arguments.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(processes),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    ]
 
 
 def context() -> DistContext:

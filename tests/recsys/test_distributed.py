@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from recsys.distributed import local_torchrun
+
 WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(args, tmp_path):
@@ -27,8 +22,7 @@ def run(args, tmp_path):
 
 def torchrun(tmp_path, *worker_args: str) -> None:
     """The worker on two local processes (gloo)."""
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
-    run([*launch, "--master_port", str(free_port()), str(WORKER), str(tmp_path), *worker_args], tmp_path)
+    run([*local_torchrun(2), str(WORKER), str(tmp_path), *worker_args], tmp_path)
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
@@ -94,15 +88,7 @@ def test_command_under_torchrun_joins_and_leaves_the_group(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
+            *local_torchrun(2),
             "-m",
             "sparseworks",
             "recsys",
