@@ -19,6 +19,11 @@ traffic; measured in benchmarks/autoint_step.py):
   product ``A V`` itself (``baddbmm``);
 - the ReLU writes the heads side by side in the same pass, and the backward pass reads
   them back in the same way;
+- when a layer's input is narrower than a head (the first layer of the paper's configuration:
+  embeddings of 16 into heads of 32), the queries and keys are folded: ``Q_h K_h^T =
+  (x M_h) x^T`` with ``M_h = W_query,h^T W_key,h`` (``in_dim x in_dim``), so the keys are the
+  input itself and the queries are ``in_dim`` wide instead of two ``head_dim``-wide
+  projections (160 instead of 256 projected columns in that layer);
 - narrow heads (DeepCTR-Torch's 2 x 8) use a token layout instead: a row's heads side by
   side are read as ``fields * heads`` tokens of one item, the heads kept apart by a ``-inf``
   mask on the scores, so that each product has half as many items (for two heads) and the
@@ -185,8 +190,13 @@ class _InteractingFunction(torch.autograd.Function):
     2. ``A = softmax(Q K^T)`` per head and row (Eq. 5, unscaled as in the paper; with
        fewer than :data:`KEYS_LAST_SIZE` keys computed and kept as ``A^T``, the softmax over
        dim -2);
-    3. ``Z = R + A V`` (Eqs. 6 and 8; the batched product adds onto ``R``) and
+    3. ``Z = R + A V`` (Eqs. 6 and 8; the batched product adds onto ``R`` in place) and
        ``out = relu(Z)`` with the heads side by side (Eq. 7).
+
+    When ``in_dim < head_dim`` (and the heads take the head-major layout), step 1 projects
+    only the values and residuals, and the scores of step 2 are ``(x M_h) x^T`` with
+    ``M_h = W_query,h^T W_key,h``: the same product, associated the other way, with fewer
+    columns to project (:func:`_query_key_products`, :func:`_folded_backward`).
 
     Heads narrower than :data:`TOKEN_LAYOUT_SIZE` use the token layout instead: block ``i``
     is ``x W_i^T`` with the heads side by side, so that a row's ``fields * heads`` vectors
@@ -209,26 +219,44 @@ class _InteractingFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, fields, heads, residual, buffers, keep):
-        rows = x.shape[0]
+        rows, in_dim = x.shape
         parts = 4 if residual else 3
         width = weight.shape[0] // parts
         head_dim = width // heads
         batch = rows // fields
         by_token = head_dim < TOKEN_LAYOUT_SIZE
+        folded = not by_token and in_dim < head_dim
+        mixed = queries_mixed = None
         if by_token:  # one item per row: its fields * heads tokens, the heads kept apart by a mask
             projected = _project(x, weight, parts, width, buffers)
             items = projected.view(parts, batch, fields * heads, head_dim)
+        elif folded:  # one item per (head, row); queries x M_h against the keys x (Q K^T = x W_q^T W_k x^T)
+            projected = _project(x, weight[2 * width :], (parts - 2) * heads, head_dim, buffers)  # V (and R)
+            items = projected.view(parts - 2, heads * batch, fields, head_dim)
+            mixed = _query_key_products(weight, heads, head_dim)
+            queries_mixed = buffers.take((heads, rows, in_dim), x)
+            for head in range(heads):
+                torch.mm(x, mixed[head], out=queries_mixed[head])
         else:  # one item per (head, row)
             projected = _project(x, weight, parts * heads, head_dim, buffers)
             items = projected.view(parts, heads * batch, fields, head_dim)
+        value_index = 0 if folded else 2
         mask = _head_mask(fields, heads, x) if by_token and heads > 1 else None
         keys_first = items.shape[2] < KEYS_LAST_SIZE
-        queries, keys = (items[1], items[0]) if keys_first else (items[0], items[1])
         scores = buffers.take((items.shape[1], items.shape[2], items.shape[2]), x)
-        if mask is None:  # Eq. 5 (keys_first: its transpose, K Q^T)
-            torch.bmm(queries, keys.transpose(1, 2), out=scores)
-        else:  # Eq. 5 within each head, -inf between the tokens of different heads (a symmetric mask)
-            torch.baddbmm(mask, queries, keys.transpose(1, 2), out=scores)
+        if folded:  # Eq. 5 per head, as (x M_h) x^T (keys_first: its transpose)
+            keys = x.view(batch, fields, in_dim)
+            by_head = scores.view(heads, batch, fields, fields)
+            for head in range(heads):
+                queries = queries_mixed[head].view(batch, fields, in_dim)
+                pair = (keys, queries) if keys_first else (queries, keys)
+                torch.bmm(pair[0], pair[1].transpose(1, 2), out=by_head[head])
+        else:
+            queries, keys = (items[1], items[0]) if keys_first else (items[0], items[1])
+            if mask is None:  # Eq. 5 (keys_first: its transpose, K Q^T)
+                torch.bmm(queries, keys.transpose(1, 2), out=scores)
+            else:  # Eq. 5 within each head, -inf between the tokens of different heads (a symmetric mask)
+                torch.baddbmm(mask, queries, keys.transpose(1, 2), out=scores)
         stored = buffers.recycle(scores.shape, x)  # over the keys:
         if keys_first:
             _softmax_keys_first(scores, stored, buffers)
@@ -236,29 +264,32 @@ class _InteractingFunction(torch.autograd.Function):
             torch.ops.aten._softmax.out(scores, -1, False, out=stored)
         buffers.give(scores)
         attention = stored.transpose(1, 2) if keys_first else stored  # (item, query, key)
+        values = items[value_index]
         if by_token:  # the items are the output's rows already, heads side by side (Eq. 7)
             out = buffers.recycle((rows, width), x)
-            torch.bmm(attention, items[2], out=out.view(items[2].shape))  # Eq. 6
+            torch.bmm(attention, values, out=out.view(values.shape))  # Eq. 6
             if residual:  # Eq. 8
                 out += projected[3]
             out.clamp_min_(0)
         else:
-            summed = buffers.take(items[0].shape, x)
-            if residual:  # Eqs. 6 and 8: W_res e_m + sum_k alpha_{m,k} W_value e_k
-                torch.baddbmm(items[3], attention, items[2], out=summed)
+            if residual:  # Eqs. 6 and 8: W_res e_m + sum_k alpha_{m,k} W_value e_k, onto W_res e_m in place
+                summed = items[value_index + 1].baddbmm_(attention, values)
             else:
-                torch.bmm(attention, items[2], out=summed)
+                summed = torch.bmm(attention, values, out=buffers.take(values.shape, x))
             out = buffers.recycle((batch, fields, heads, head_dim), x)  # Eq. 7: heads side by side
             torch.clamp_min(summed.view(heads, batch, fields, head_dim).permute(1, 2, 0, 3), 0, out=out)  # Eq. 8
-            buffers.give(summed)
+            if not residual:
+                buffers.give(summed)
             out = out.view(rows, width)
         if keep:  # the projection is handed back by backward, so it is kept on ctx with its stamp
             ctx.fields, ctx.heads, ctx.parts, ctx.buffers = fields, heads, parts, buffers
             ctx.items_shape, ctx.by_token, ctx.keys_first = items.shape, by_token, keys_first
             ctx.projected, ctx.stamp = projected, buffers.stamp(projected)
+            ctx.mixed, ctx.queries_mixed = mixed, queries_mixed
+            ctx.mixed_stamp = buffers.stamp(queries_mixed) if folded else None
             ctx.save_for_backward(x, weight, stored, out)
         else:
-            buffers.give(projected)
+            buffers.give(projected, *([queries_mixed] if folded else []))
         return out
 
     @staticmethod
@@ -268,15 +299,19 @@ class _InteractingFunction(torch.autograd.Function):
         keys_first = ctx.keys_first
         attention = stored.transpose(1, 2) if keys_first else stored  # (item, query, key)
         fields, heads, parts, buffers, projected = ctx.fields, ctx.heads, ctx.parts, ctx.buffers, ctx.projected
-        if buffers.stamp(projected) != ctx.stamp:
+        mixed, queries_mixed = ctx.mixed, ctx.queries_mixed
+        folded = mixed is not None
+        if buffers.stamp(projected) != ctx.stamp or (folded and buffers.stamp(queries_mixed) != ctx.mixed_stamp):
             raise RuntimeError(
                 "an AutoInt interacting layer ran backward again (retain_graph) after a later forward pass "
                 "reused its scratch projection; run backward before the next forward pass"
             )
         items = projected.view(ctx.items_shape)
+        value_index = 0 if folded else 2
+        residual = parts == 4
         grad_projected = buffers.take(projected.shape, projected, avoid=projected)
         grads = grad_projected.view_as(items)
-        grad_z = grads[3] if parts == 4 else buffers.take(items[0].shape, projected)  # dR = G
+        grad_z = grads[value_index + 1] if residual else buffers.take(items[0].shape, projected)  # dR = G
         if ctx.by_token:
             torch.ops.aten.threshold_backward.grad_input(grad_out, out, 0, grad_input=grad_z.view_as(out))
         else:
@@ -287,25 +322,92 @@ class _InteractingFunction(torch.autograd.Function):
                 0,
                 grad_input=grad_z.view(heads, batch, fields, grad_z.shape[-1]),
             )
-        torch.bmm(attention.transpose(1, 2), grad_z, out=grads[2])  # dV
+        values = items[value_index]
+        torch.bmm(attention.transpose(1, 2), grad_z, out=grads[value_index])  # dV
         grad_attention, grad_stored = buffers.take(stored.shape, stored), buffers.take(stored.shape, stored)
         if keys_first:  # dA^T = V G^T
-            torch.bmm(items[2], grad_z.transpose(1, 2), out=grad_attention)
+            torch.bmm(values, grad_z.transpose(1, 2), out=grad_attention)
         else:
-            torch.bmm(grad_z, items[2].transpose(1, 2), out=grad_attention)
+            torch.bmm(grad_z, values.transpose(1, 2), out=grad_attention)
         # the softmax's Jacobian over the keys; zero between the tokens of different heads, where the attention is
         torch.ops.aten._softmax_backward_data.out(
             grad_attention, stored, -2 if keys_first else -1, stored.dtype, grad_input=grad_stored
         )
         grad_scores = grad_stored.transpose(1, 2) if keys_first else grad_stored
-        torch.bmm(grad_scores, items[1], out=grads[0])  # dQ
-        torch.bmm(grad_scores.transpose(1, 2), items[0], out=grads[1])  # dK
+        if folded:
+            grad_x, grad_weight = _folded_backward(grad_scores, grad_projected, x, weight, ctx, buffers)
+        else:
+            torch.bmm(grad_scores, items[1], out=grads[0])  # dQ
+            torch.bmm(grad_scores.transpose(1, 2), items[0], out=grads[1])  # dK
+            grad_x, grad_weight = _project_backward(grad_projected, x, weight, ctx.needs_input_grad[:2], buffers)
         buffers.give(grad_attention, grad_stored)
-        if parts == 3:
+        if not residual:
             buffers.give(grad_z)
-        grad_x, grad_weight = _project_backward(grad_projected, x, weight, ctx.needs_input_grad[:2], buffers)
-        buffers.give(projected, grad_projected)
+        buffers.give(projected, grad_projected, *([queries_mixed] if folded else []))
         return grad_x, grad_weight, None, None, None, None, None
+
+
+def _query_key_products(weight: Tensor, heads: int, head_dim: int) -> Tensor:
+    """``M_h = W_query,h^T W_key,h`` of every head: ``(heads, in_dim, in_dim)``, so that ``Q_h K_h^T = x M_h x^T``."""
+    width = heads * head_dim
+    query = weight[:width].view(heads, head_dim, -1)
+    key = weight[width : 2 * width].view(heads, head_dim, -1)
+    return torch.bmm(query.transpose(1, 2), key)
+
+
+def _folded_backward(
+    grad_scores: Tensor, grad_projected: Tensor, x: Tensor, weight: Tensor, ctx, buffers: ScratchBuffers
+) -> tuple[Tensor | None, Tensor | None]:
+    """The input's and the weight's gradients of a folded layer (queries ``x M_h``, keys ``x``).
+
+    With ``dS_h`` the scores' gradient of head ``h``: ``d(x M_h) = dS_h x`` and, through the
+    keys, ``dx += sum_h dS_h^T (x M_h)``; ``dx += d(x M_h) M_h^T``; ``dM_h = x^T d(x M_h)``
+    gives ``dW_query,h = W_key,h dM_h^T`` and ``dW_key,h = W_query,h dM_h``; the value (and
+    residual) blocks as :func:`_project_backward`.
+    """
+    heads, mixed, queries_mixed = ctx.heads, ctx.mixed, ctx.queries_mixed
+    rows, in_dim = x.shape
+    batch, fields = rows // ctx.fields, ctx.fields
+    width = weight.shape[0] // ctx.parts
+    head_dim = width // heads
+    needs = ctx.needs_input_grad[:2]
+    keys = x.view(batch, fields, in_dim)
+    by_head = grad_scores.view(heads, batch, fields, fields)  # (head, row, query, key)
+    grad_mixed = buffers.take(queries_mixed.shape, x, avoid=queries_mixed)
+    grad_keys = buffers.take((rows, in_dim), x) if needs[0] else None
+    for head in range(heads):
+        torch.bmm(by_head[head], keys, out=grad_mixed[head].view(batch, fields, in_dim))  # d(x M_h) = dS_h x
+        if grad_keys is not None:  # through the keys: dS_h^T (x M_h)
+            queries = queries_mixed[head].view(batch, fields, in_dim)
+            if head == 0:
+                torch.bmm(by_head[head].transpose(1, 2), queries, out=grad_keys.view(batch, fields, in_dim))
+            else:
+                grad_keys.view(batch, fields, in_dim).baddbmm_(by_head[head].transpose(1, 2), queries)
+    grad_weight = torch.empty_like(weight) if needs[1] else None
+    grad_x, _ = _project_backward(
+        grad_projected,
+        x,
+        weight[2 * width :],
+        needs,
+        buffers,
+        grad_weight=grad_weight[2 * width :] if needs[1] else None,
+    )
+    if grad_x is not None:
+        grad_x += grad_keys
+        for head in range(heads):
+            grad_x.addmm_(grad_mixed[head], mixed[head].t())
+        buffers.give(grad_keys)
+    if grad_weight is not None:
+        query = weight[:width].view(heads, head_dim, in_dim)
+        key = weight[width : 2 * width].view(heads, head_dim, in_dim)
+        grad_query = grad_weight[:width].view(heads, head_dim, in_dim)
+        grad_key = grad_weight[width : 2 * width].view(heads, head_dim, in_dim)
+        for head in range(heads):
+            grad_m = torch.mm(x.t(), grad_mixed[head])  # dM_h
+            torch.mm(key[head], grad_m.t(), out=grad_query[head])
+            torch.mm(query[head], grad_m, out=grad_key[head])
+    buffers.give(grad_mixed)
+    return grad_x, grad_weight
 
 
 def _softmax_keys_first(scores: Tensor, out: Tensor, buffers: ScratchBuffers) -> None:
@@ -352,18 +454,23 @@ def _project(x: Tensor, weight: Tensor, blocks: int, head_dim: int, buffers: Scr
 
 
 def _project_backward(
-    grad: Tensor, x: Tensor, weight: Tensor, needs: tuple[bool, bool], buffers: ScratchBuffers
+    grad: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    needs: tuple[bool, bool],
+    buffers: ScratchBuffers,
+    grad_weight: Tensor | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
-    """``dx = sum_j grad_j W_j`` and ``dW_j = grad_j^T x`` for :func:`_project`."""
+    """``dx = sum_j grad_j W_j`` and ``dW_j = grad_j^T x`` for :func:`_project` (``dW`` into ``grad_weight`` if given)."""
     blocks, rows, head_dim = grad.shape
-    grad_x = grad_weight = None
+    grad_x = None
     if head_dim < SPLIT_PRODUCT_SIZE:
         flat = buffers.take((rows, blocks * head_dim), grad)
         flat.view(rows, blocks, head_dim).copy_(grad.transpose(0, 1))
         if needs[0]:
             grad_x = torch.mm(flat, weight, out=buffers.recycle((rows, weight.shape[1]), grad))
         if needs[1]:
-            grad_weight = torch.mm(flat.t(), x)
+            grad_weight = torch.mm(flat.t(), x, out=grad_weight)
         buffers.give(flat)
         return grad_x, grad_weight
     parts = weight.chunk(blocks)
@@ -372,7 +479,7 @@ def _project_backward(
         for j in range(1, blocks):
             grad_x.addmm_(grad[j], parts[j])
     if needs[1]:
-        grad_weight = torch.empty_like(weight)
+        grad_weight = torch.empty_like(weight) if grad_weight is None else grad_weight
         for j, block in enumerate(grad_weight.chunk(blocks)):  # as dW_j^T = x^T grad_j, like the forward
             torch.mm(x.t(), grad[j], out=block.t())
     return grad_x, grad_weight

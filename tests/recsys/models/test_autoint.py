@@ -35,47 +35,67 @@ def reference_autoint(model: AutoInt, ids: torch.Tensor) -> torch.Tensor:
     return x.flatten(1) @ model.output.weight[0] + model.output.bias[0]  # Eq. 9, before the sigmoid
 
 
-# (heads, head_dim, residual), one case or more per code path of recsys.models.autoint:
+# (heads, head_dim, residual, in_dim), one case or more per code path of recsys.models.autoint:
 # heads narrower than TOKEN_LAYOUT_SIZE take the token layout (one batched item per row, the heads
 # kept apart by a -inf mask), its projection one product and a copy when the row's width
 # heads * head_dim is under SPLIT_PRODUCT_SIZE (2 x 3), else a product per block (2 x 8); one head
-# needs no mask (1 x 4), three heads a wider one (3 x 5); 16 and more take the head-major layout.
+# needs no mask (1 x 4), three heads a wider one (3 x 5); 16 and more take the head-major layout,
+# folded (queries x M_h against the keys x) when the input is narrower than a head (in_dim 6).
 LAYER_CASES = [
-    (2, 3, True),
-    (2, 3, False),
-    (2, 8, True),
-    (2, 8, False),
-    (1, 4, True),
-    (3, 5, True),
-    (2, 16, True),
-    (2, 16, False),
+    (2, 3, True, 6),
+    (2, 3, False, 6),
+    (2, 8, True, 6),
+    (2, 8, False, 6),
+    (1, 4, True, 6),
+    (3, 5, True, 6),
+    (2, 16, True, 6),
+    (2, 16, False, 6),
+    (2, 16, True, 20),
+    (2, 16, False, 20),
+    (3, 16, True, 16),
 ]
 
 
 # 5 fields: the scores kept transposed (fewer keys than KEYS_LAST_SIZE); 17: in query-key order
 @pytest.mark.parametrize("fields", [5, 17])
-@pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_matches_the_paper_equations(heads, head_dim, residual, fields):
+@pytest.mark.parametrize(("heads", "head_dim", "residual", "in_dim"), LAYER_CASES)
+def test_interacting_layer_matches_the_paper_equations(heads, head_dim, residual, in_dim, fields):
     torch.manual_seed(0)
-    layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual)
-    x = torch.randn(4, fields, 6)
+    layer = InteractingLayer(in_dim=in_dim, heads=heads, head_dim=head_dim, residual=residual)
+    x = torch.randn(4, fields, in_dim)
     torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
     with torch.no_grad():  # the evaluation path (nothing kept for backward)
         torch.testing.assert_close(layer(x), reference_layer(layer, x), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("fields", [5, 17])
-@pytest.mark.parametrize(("heads", "head_dim", "residual"), LAYER_CASES)
-def test_interacting_layer_gradients_match_autograd_through_the_equations(heads, head_dim, residual, fields):
+@pytest.mark.parametrize(("heads", "head_dim", "residual", "in_dim"), LAYER_CASES)
+def test_interacting_layer_gradients_match_autograd_through_the_equations(heads, head_dim, residual, in_dim, fields):
     torch.manual_seed(1)
-    layer = InteractingLayer(in_dim=6, heads=heads, head_dim=head_dim, residual=residual).double()
-    x = torch.randn(4, fields, 6, dtype=torch.double, requires_grad=True)
+    layer = InteractingLayer(in_dim=in_dim, heads=heads, head_dim=head_dim, residual=residual).double()
+    x = torch.randn(4, fields, in_dim, dtype=torch.double, requires_grad=True)
     upstream = torch.randn(4, fields, layer.width, dtype=torch.double)
     ours = torch.autograd.grad(layer(x), (x, layer.projection.weight), upstream)
     reference = torch.autograd.grad(reference_layer(layer, x), (x, layer.projection.weight), upstream)
     for a, b in zip(ours, reference):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
     assert torch.autograd.gradcheck(layer, (x[:2, :3].detach().requires_grad_(),))
+
+
+@pytest.mark.parametrize("in_dim", [6, 20])
+def test_only_the_weight_or_only_the_input_asks_for_a_gradient(in_dim):
+    torch.manual_seed(9)
+    layer = InteractingLayer(in_dim=in_dim, heads=2, head_dim=16).double()
+    x = torch.randn(3, 5, in_dim, dtype=torch.double)
+    upstream = torch.randn(3, 5, layer.width, dtype=torch.double)
+    (grad_weight,) = torch.autograd.grad(layer(x), layer.projection.weight, upstream)
+    torch.testing.assert_close(
+        grad_weight, torch.autograd.grad(reference_layer(layer, x), layer.projection.weight, upstream)[0]
+    )
+    layer.projection.weight.requires_grad_(False)
+    x.requires_grad_(True)
+    (grad_x,) = torch.autograd.grad(layer(x), x, upstream)
+    torch.testing.assert_close(grad_x, torch.autograd.grad(reference_layer(layer, x), x, upstream)[0])
 
 
 def test_token_layout_attends_within_each_head_only():
@@ -105,13 +125,14 @@ def test_the_item_shifted_softmax_equals_the_softmax_even_far_below_an_items_pea
     assert torch.isfinite(out).all()
 
 
-def test_head_major_layer_with_huge_logits_matches_the_equations():
+@pytest.mark.parametrize("in_dim", [6, 20])
+def test_head_major_layer_with_huge_logits_matches_the_equations(in_dim):
     """Logits of order 1e3 (exp overflows or underflows unless shifted), 8 fields: the transposed scores."""
     torch.manual_seed(8)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=16).double()
+    layer = InteractingLayer(in_dim=in_dim, heads=2, head_dim=16).double()
     with torch.no_grad():
         layer.projection.weight.mul_(30.0)
-    x = torch.randn(3, 8, 6, dtype=torch.double)
+    x = torch.randn(3, 8, in_dim, dtype=torch.double)
     out = layer(x)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, reference_layer(layer, x), rtol=1e-10, atol=1e-8)
@@ -141,27 +162,27 @@ def test_autoint_matches_a_straightforward_reference(head_dim):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item(), msg=name)
 
 
-@pytest.mark.parametrize("head_dim", [4, 8, 16])
-def test_scratch_buffers_are_reused_without_changing_results(head_dim):
+@pytest.mark.parametrize(("head_dim", "in_dim"), [(4, 6), (8, 6), (16, 6), (16, 20)])
+def test_scratch_buffers_are_reused_without_changing_results(head_dim, in_dim):
     torch.manual_seed(4)
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim)
-    x = torch.randn(8, 5, 6, requires_grad=True)
+    layer = InteractingLayer(in_dim=in_dim, heads=2, head_dim=head_dim)
+    x = torch.randn(8, 5, in_dim, requires_grad=True)
     first = torch.autograd.grad(layer(x).pow(2).sum(), (x, layer.projection.weight))
     kept = {key: len(stack) for key, stack in layer.buffers.free.items()}
     assert kept, "a training step hands its scratch tensors back"
     pending = layer(x).pow(2).sum()  # forward, then an evaluation in between, then backward
     with torch.no_grad():
-        layer(torch.randn(8, 5, 6))
+        layer(torch.randn(8, 5, in_dim))
     second = torch.autograd.grad(pending, (x, layer.projection.weight))
     for a, b in zip(first, second):
         assert torch.equal(a, b)
     assert {key: len(stack) for key, stack in layer.buffers.free.items()} == kept
 
 
-@pytest.mark.parametrize("head_dim", [8, 16])
-def test_a_second_backward_is_refused_once_the_projection_was_reused(head_dim):
-    layer = InteractingLayer(in_dim=6, heads=2, head_dim=head_dim)
-    x = torch.randn(3, 4, 6, requires_grad=True)
+@pytest.mark.parametrize(("head_dim", "in_dim"), [(8, 6), (16, 6), (16, 20)])
+def test_a_second_backward_is_refused_once_the_projection_was_reused(head_dim, in_dim):
+    layer = InteractingLayer(in_dim=in_dim, heads=2, head_dim=head_dim)
+    x = torch.randn(3, 4, in_dim, requires_grad=True)
     loss = layer(x).sum()
     first = torch.autograd.grad(loss, x, retain_graph=True)[0]
     assert torch.equal(torch.autograd.grad(loss, x, retain_graph=True)[0], first)  # nothing reused in between
@@ -286,7 +307,7 @@ def test_generator_alone_decides_the_initial_weights():
     assert not torch.equal(other.embedding.weight, states[0]["embedding.weight"])
 
 
-@pytest.mark.parametrize("head_dim", [4, 8, 16])
+@pytest.mark.parametrize("head_dim", [4, 8, 16, 32])
 def test_an_empty_batch_gives_empty_logits(head_dim):
     model = AutoInt([3, 4], AutoIntConfig(head_dim=head_dim))
     logits, _ = model(torch.zeros(0, 2, dtype=torch.long))
