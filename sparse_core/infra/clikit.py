@@ -348,7 +348,7 @@ def start_run(
     return Run(folder=folder, seed=seed, threads=used_threads)
 
 
-def _set_status(folder: Path, status: str, error: str | None = None) -> None:
+def _set_status(folder: Path, status: str, error: str | None = None, previous_run: Any = None) -> None:
     path = folder / "run.json"
     try:
         metadata = json.loads(path.read_text())
@@ -357,6 +357,8 @@ def _set_status(folder: Path, status: str, error: str | None = None) -> None:
     metadata["status"] = status
     if error is not None:
         metadata["error"] = error
+    if previous_run is not None:
+        metadata["previous_run"] = previous_run
     try:
         write_metrics(folder, metadata, name="run.json")
     except OSError:
@@ -388,7 +390,10 @@ def error_boundary(folder_state: dict[str, Any] | None = None) -> Iterator[None]
     ``folder_state`` (``{"folder": Path, "created": bool}``, filled in once the run folder
     exists) says what to clean up: a folder this command created is removed on such an
     error; one that existed is kept and marked failed. A bug keeps its traceback (the
-    folder is marked failed); Ctrl-C marks it interrupted and exits 130.
+    folder is marked failed); Ctrl-C marks it interrupted and exits 130. A refused run in an
+    existing folder puts its config.toml back, and its run.json (status ``failed``, the error)
+    keeps the record the folder had before, under ``previous_run`` (the outputs beside it are
+    that run's unless the refused run wrote some before its error).
     """
     state = folder_state if folder_state is not None else {}
     try:
@@ -403,7 +408,7 @@ def error_boundary(folder_state: dict[str, Any] | None = None) -> Iterator[None]
                 shutil.rmtree(folder, ignore_errors=True)
             else:
                 _restore(folder, state.get("previous", {}))
-                _set_status(folder, "failed", message)
+                _set_status(folder, "failed", message, previous_run=state.get("previous_run"))
         raise fail(message) from None
     except KeyboardInterrupt:
         if state.get("folder") is not None:
@@ -414,6 +419,14 @@ def error_boundary(folder_state: dict[str, Any] | None = None) -> Iterator[None]
         if state.get("folder") is not None:
             _set_status(state["folder"], "failed", f"{type(error).__name__}: {error}")
         raise
+
+
+def _read_record(path: Path) -> Any:
+    """The run record (run.json) at ``path``; None if there is none or it does not parse."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _restore(folder: Path, previous: Mapping[str, bytes | None]) -> None:
@@ -592,6 +605,10 @@ def config_command(
                 if existed and Path(out).is_dir():
                     config_path = Path(out) / "config.toml"
                     state["previous"] = {"config.toml": config_path.read_bytes() if config_path.is_file() else None}
+                    record = _read_record(Path(out) / "run.json")
+                    if isinstance(record, dict) and "previous_run" in record:  # a refused run's: the one before it
+                        record = record["previous_run"]
+                    state["previous_run"] = record
                 run = start_run(
                     app_name,
                     command_name,

@@ -214,6 +214,29 @@ def test_a_refused_run_in_an_existing_folder_keeps_its_config(tmp_path):
     assert (folder / "config.toml").read_text() == "size = 9\n"
 
 
+def test_a_refused_rerun_keeps_the_record_of_the_run_before_it(tmp_path):
+    refuse = []
+
+    def body(config, run):
+        if refuse:
+            raise ConfigError("--dt 3600 in the checkpoint, 1800 now")
+
+    app, _ = _app(tmp_path, body)
+    folder = tmp_path / "run"
+    assert CliRunner().invoke(app, ["job", "--size", "3", "--out", str(folder)]).exit_code == 0
+    complete = json.loads((folder / "run.json").read_text())
+    config = (folder / "config.toml").read_bytes()
+    refuse.append(True)
+    for size in ("4", "5"):  # refused twice: the record kept is still the complete run's
+        result = CliRunner().invoke(app, ["job", "--size", size, "--out", str(folder)])
+        assert result.exit_code == 2 and "1800 now" in result.output
+        record = json.loads((folder / "run.json").read_text())
+        assert record["status"] == "failed" and "1800 now" in record["error"]
+        assert record["previous_run"] == complete and complete["status"] == "complete"
+        assert (folder / "config.toml").read_bytes() == config
+        assert json.loads((folder / "metrics.json").read_text())["size"] == 3  # the complete run's outputs
+
+
 def test_the_body_runs_with_native_thread_pools_limited_to_the_run_threads(tmp_path):
     import numpy  # noqa: F401 - loads the BLAS whose pool is limited
     from threadpoolctl import threadpool_info
